@@ -1,0 +1,42 @@
+# nodesockd - UNIX sockets for Node.js workers behind Nginx
+# See LICENSE file for copyright and license details.
+.POSIX:
+
+include config.mk
+
+SRC = nodesockd.c config.c ipc.c json.c
+OBJ = $(SRC:.c=.o)
+
+all: nodesockd
+
+.c.o:
+	$(CC) $(CFLAGS) $(CPPFLAGS) -c $<
+
+$(OBJ): nodesockd.h config.mk
+
+nodesockd: $(OBJ)
+	$(CC) -o $@ $(OBJ) $(LDFLAGS)
+
+static: clean
+	$(MAKE) CC=musl-gcc LDFLAGS=-static
+
+check: nodesockd
+	bats $(BATSFLAGS) t
+
+test: check
+
+clean:
+	rm -f nodesockd $(OBJ)
+
+install: all
+	mkdir -p $(DESTDIR)$(PREFIX)/bin
+	cp -f nodesockd $(DESTDIR)$(PREFIX)/bin
+	chmod 755 $(DESTDIR)$(PREFIX)/bin/nodesockd
+	mkdir -p $(DESTDIR)$(MANPREFIX)/man1
+	sed "s/VERSION/$(VERSION)/g" < nodesockd.1 > $(DESTDIR)$(MANPREFIX)/man1/nodesockd.1
+	chmod 644 $(DESTDIR)$(MANPREFIX)/man1/nodesockd.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/nodesockd $(DESTDIR)$(MANPREFIX)/man1/nodesockd.1
+
+.PHONY: all static check test clean install uninstall

@@ -1,0 +1,52 @@
+// Type declarations for nodesockd, the worker side of the nodesockd daemon.
+/// <reference types="node" />
+
+import type { IncomingMessage, ServerResponse } from 'http';
+import type { ListenOptions, Server } from 'net';
+
+/** Where to listen outside nodesockd: a TCP port, a UNIX socket path, or listen options. */
+export type ListenTarget = number | string | ListenOptions;
+
+/** Anything whose listen() returns the server it starts: an Express or Koa app. */
+export interface Listenable<S extends Server = Server> {
+  listen(target: ListenTarget): S;
+}
+
+/**
+ * Resolves once the worker may serve: at once, unless it was started
+ * suspended (`restart --suspended`) and the daemon has not sent "resume" yet.
+ * All callers share the same pending promise. Never rejects.
+ */
+export declare function suspend(): Promise<void>;
+export declare namespace suspend {
+  /**
+   * Express/Connect middleware that holds each request until the worker is
+   * resumed, then calls `next()`: `app.use(suspend.express)`.
+   */
+  function express(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void;
+}
+
+/** True while the worker was started suspended and has not been resumed. */
+export declare function isSuspended(): boolean;
+
+/** The worker's index (0, 1, …) under nodesockd; undefined outside it. */
+export declare function getWorkerId(): number | undefined;
+
+/**
+ * Asks the daemon to start a replacement for this worker (which then gets
+ * "shutdown"). Returns true if the request was sent, false outside nodesockd.
+ */
+export declare function restart(): boolean;
+
+/**
+ * The whole integration in one call: listens on the socket path nodesockd
+ * gives (`$LISTEN_ON`, or the variable named by `$NODESOCKD_LISTEN_VAR`);
+ * outside nodesockd on `$LISTEN_ON` if set (digits mean a TCP port), else on
+ * `fallback`. Throws if there is nowhere to listen. Reports "online" once
+ * listening; on "shutdown", or when the daemon goes away, closes the
+ * listener, answers in-flight requests with `Connection: close`, drops idle
+ * keep-alive connections and exits 0 when the last connection has ended.
+ * Returns the server. May be called once per process.
+ */
+export declare function listen<S extends Server>(server: S, fallback?: ListenTarget): S;
+export declare function listen<S extends Server>(app: Listenable<S>, fallback?: ListenTarget): S;

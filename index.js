@@ -1,0 +1,209 @@
+'use strict';
+// nodesockd: the worker side.
+//
+// nodesockd starts each worker the way child_process.fork() does: Node's own
+// IPC channel on fd 3 (NODE_CHANNEL_FD=3, JSON serialization), so here
+// process.send() and process.on('message') talk to the daemon. Messages are
+// plain JSON strings:
+//   worker -> daemon: "online" (listening, ready), "restart" (replace me)
+//   daemon -> worker: "shutdown" (finish in-flight work, exit), "resume"
+// The environment carries the socket path (in $LISTEN_ON, or in the variable
+// named by $NODESOCKD_LISTEN_VAR), NODESOCKD_WORKER_ID (the worker's index)
+// and NODESOCKD_SUSPENDED ("true" when started suspended).
+//
+// Outside nodesockd (no process.send) loading this module does nothing at
+// all: no listener, no handle, no side effect; the same app runs locally.
+
+const net = require('net');
+
+const env = process.env;
+const WORKER_ID = /^[0-9]+$/.test(env.NODESOCKD_WORKER_ID || '')
+  ? Number(env.NODESOCKD_WORKER_ID) : undefined;
+
+// Under nodesockd: an IPC channel, and the worker id the daemon always sets.
+// Requiring both keeps the helper inert in a process that merely has an IPC
+// channel to some other parent (a cluster worker, a test runner's fork()).
+const UNDER = typeof process.send === 'function' && WORKER_ID !== undefined;
+
+let suspended = UNDER && env.NODESOCKD_SUSPENDED === 'true';
+let waiting = null;        // the one pending suspend() promise, shared
+let wake = null;           // resolves it
+let stopping = false;      // "shutdown" received or the daemon went away
+let managed = null;        // the server listen() runs, once called
+
+const noop = () => {};
+
+// Ask the daemon something; never throws (a dead channel is not our error).
+function send(msg) {
+  if (!UNDER || !process.connected) return false;
+  process.send(msg, noop);
+  return true;
+}
+
+// Keeping the process alive.
+//
+// Node keeps a forked child alive while it has 'message' or 'disconnect'
+// listeners on process: each such listener bumps a reference count on
+// process.channel. The helper must listen from load time (a "resume" may
+// arrive before anyone calls suspend(), and must be remembered), but these
+// listeners must not keep alive a process that would otherwise exit. So,
+// right after adding them, we take back exactly their own references with
+// process.channel.unrefCounted(): the app's own 'message' listeners (and
+// Node's pending writes) keep counting as usual. unrefCounted() is
+// undocumented but long-standing (execa relies on it, Deno and Bun mirror
+// it); where it is missing we fall back to the documented
+// process.channel.unref(), which turns the counting off for good (then an
+// app that waits for messages with nothing else to keep it alive should call
+// process.channel.ref() itself).
+//
+// A pending suspend() promise does hold a reference, though: code that
+// awaits it must not silently end because nothing else was pending. listen()
+// needs no reference of its own: the listening server keeps the process up.
+function channelRef(up) {
+  const ch = process.channel;
+  if (!ch) return;                       // disconnected: nothing to hold
+  if (typeof ch.refCounted === 'function') {
+    if (up) ch.refCounted(); else ch.unrefCounted();
+  } else if (up) {
+    ch.ref();
+  } else {
+    ch.unref();
+  }
+}
+
+function onMessage(msg) {
+  if (msg === 'resume') {
+    if (!suspended) return;
+    suspended = false;
+    if (wake) {
+      wake();
+      wake = null;
+      channelRef(false);
+    }
+  } else if (msg === 'shutdown') {
+    shutdown();
+  }
+}
+
+if (UNDER) {
+  process.on('message', onMessage);
+  process.on('disconnect', shutdown);    // the daemon died: do not linger
+  channelRef(false);
+  channelRef(false);
+}
+
+// A promise resolved once the worker may serve: at once, unless it was
+// started suspended and "resume" has not arrived yet.
+function suspend() {
+  if (!suspended) return Promise.resolve();
+  if (!waiting) {
+    waiting = new Promise((resolve) => { wake = resolve; });
+    channelRef(true);
+  }
+  return waiting;
+}
+
+// Express/Connect middleware: hold each request until resumed.
+suspend.express = function nodesockdSuspend(req, res, next) {
+  if (!suspended) return next();
+  suspend().then(() => next());
+};
+
+function isSuspended() {
+  return suspended;
+}
+
+function getWorkerId() {
+  return UNDER ? WORKER_ID : undefined;
+}
+
+// Ask the daemon to start a replacement for this worker (it will then send
+// "shutdown" here). false outside nodesockd.
+function restart() {
+  return send('restart');
+}
+
+// Graceful stop, on "shutdown" or when the channel to the daemon is gone.
+// Without listen(), only remembered: the app handles "shutdown" itself
+// (process.on('message') sees it too), or listen() acts on it later.
+function shutdown() {
+  if (stopping) return;
+  stopping = true;
+  if (managed) drain(managed.server);
+}
+
+function drain(server) {
+  // Stop accepting; exit once every connection has ended. An app with
+  // long-lived connections (WebSockets, SSE) should end them itself on
+  // "shutdown", or the daemon kills the worker after shutdownTimeout.
+  server.close(() => process.exit(0));
+  // Requests held by suspend() would never be released (a worker that was
+  // never resumed must not serve), so the server would never close: go now.
+  if (wake) process.exit(0);
+  // In-flight responses that have not started yet end their connection; one
+  // whose headers are out leaves its connection idle when done: close it then.
+  for (const res of managed.open) {
+    if (!res.headersSent) res.setHeader('Connection', 'close');
+    else res.once('close', () => closeIdle(server));
+  }
+  closeIdle(server);
+}
+
+// Drop keep-alive connections between requests (Node 18.2+; on older Node
+// they end at keepAliveTimeout).
+function closeIdle(server) {
+  if (typeof server.closeIdleConnections === 'function') {
+    server.closeIdleConnections();
+  }
+}
+
+// listen(server, fallback): the whole integration in one call.
+//
+// `server` is an http.Server (or https/net.Server), or an object whose
+// listen() returns one (an Express or Koa app). It listens on the socket
+// path nodesockd gives; outside nodesockd on $LISTEN_ON if set (a number
+// means a TCP port), else on `fallback` (a port, a path, or listen options).
+// Once listening it reports "online"; on "shutdown" (or if the daemon goes
+// away) it closes the listener, lets in-flight requests finish with
+// `Connection: close`, drops idle keep-alive connections and exits 0 when
+// the last connection has ended. Returns the server. Call it once.
+function listen(server, fallback) {
+  if (managed) throw new Error('nodesockd: listen() may be called only once');
+  if (!server || typeof server.listen !== 'function') {
+    throw new TypeError('nodesockd: listen() needs an http.Server or an app with a listen() method');
+  }
+  const name = env.NODESOCKD_LISTEN_VAR || 'LISTEN_ON';
+  let where = env[name];
+  if (where === undefined || where === '') where = fallback;
+  if (where === undefined || where === null || where === '') {
+    throw new Error(`nodesockd: nowhere to listen: $${name} is not set and no fallback was given`);
+  }
+  if (typeof where === 'string' && /^[0-9]+$/.test(where)) where = Number(where);
+
+  // net.Server.listen() returns the server itself, app.listen() a new one.
+  const srv = server.listen(where);
+  if (!(srv instanceof net.Server)) {
+    throw new TypeError('nodesockd: listen() did not return a server');
+  }
+  const open = new Set();                // responses not finished yet
+  managed = { server: srv, open };
+
+  // First in line, before the app writes anything: once stopping, every
+  // new response ends its connection; until then, track the in-flight ones.
+  srv.prependListener('request', (req, res) => {
+    if (stopping) return res.setHeader('Connection', 'close');
+    open.add(res);
+    res.once('close', () => open.delete(res));
+  });
+
+  srv.once('listening', () => send('online'));
+  // "shutdown" before listen(), or the daemon gone already: stop now. The
+  // listener is bound synchronously (a path or a port), so close() works.
+  if (stopping || (UNDER && !process.connected)) {
+    stopping = true;
+    drain(srv);
+  }
+  return srv;
+}
+
+module.exports = { suspend, isSuspended, getWorkerId, restart, listen };

@@ -1,0 +1,496 @@
+/* See LICENSE file for copyright and license details. */
+/*
+ * A strict JSON tokenizer in the manner of jsmn: the caller owns the token
+ * array, nothing is allocated, and a token holds byte offsets into the input,
+ * never a copy.  json_parse() reads exactly one value by recursive descent,
+ * one function per kind of value, and fills the tokens in pre-order: a
+ * container comes before its children.  The children of an object are its
+ * keys; as in jsmn each key has size 1 and is followed by the tokens of its
+ * value, so json_next() skips a key together with its value:
+ *
+ *	for (i = 1, k = 0; k < t[0].size; k++, i = json_next(t, i))
+ *		if (json_streq(s, &t[i], "workers")) ... t[i + 1] ...
+ *
+ * Unlike jsmn it checks all that RFC 8259 asks: literals and numbers in full,
+ * escapes and surrogate pairs, control characters, text after the value.  It
+ * counts lines as it skips whitespace, the one place a newline may occur, so
+ * an error can say where it is: at the offending byte, or at the end of the
+ * input, except that a bad number or literal is reported where it starts, an
+ * unterminated string at its opening quote, and a token that finds the array
+ * full where it starts.  No token but a container spans lines, which is why
+ * the current line is always the right one.  Nesting is limited to MAXDEPTH,
+ * which also bounds the recursion.
+ *
+ * The accessors trust their token to come from json_parse() on the same
+ * input and decode escapes without checking them again.  Start reading
+ * json_parse().
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nodesockd.h"
+
+#define MAXDEPTH	64
+#define MAXLEN		(INT_MAX - 8)	/* room to look a few bytes ahead */
+
+struct parser {
+	const char *s;
+	int len, pos;
+	int line, bol;		/* the current line, the offset it begins at */
+	struct jtok *t;
+	int nt, n;		/* tokens available, tokens used */
+	struct jerr *e;
+};
+
+static int fail(struct parser *p, int pos, const char *msg);
+static int bad(struct parser *p, const char *msg);
+static int unexpected(struct parser *p);
+static int peek(struct parser *p);
+static int newtok(struct parser *p, int type, int start, int end);
+static int wordbyte(int c);
+static int hex(int c);
+static int hex4(const char *s);
+static int digits(const char *s, int i, int end);
+static int numeric(const char *s, int i, int end);
+static int value(struct parser *p, int depth);
+static int container(struct parser *p, int depth);
+static int key(struct parser *p);
+static int string(struct parser *p);
+static int escape(struct parser *p, int quote, int *u);
+static int scalar(struct parser *p);
+static int decode(const char *s, int *i, unsigned char *u);
+
+/* The byte each one-letter escape stands for; 0: not an escape. */
+static const char esc[256] = {
+	['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b',
+	['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
+};
+
+static const char *litname[] = {
+	[J_TRUE] = "true", [J_FALSE] = "false", [J_NULL] = "null",
+};
+
+static int
+fail(struct parser *p, int pos, const char *msg)
+{
+	if (p->e) {
+		p->e->line = p->line;
+		p->e->col = pos - p->bol + 1;
+		snprintf(p->e->msg, sizeof(p->e->msg), "%s", msg);
+	}
+	return -1;
+}
+
+/* Report msg at the current byte, or the end of the input if there is none. */
+static int
+bad(struct parser *p, const char *msg)
+{
+	if (p->pos >= p->len)
+		return fail(p, p->pos, "unexpected end of input");
+	return fail(p, p->pos, msg);
+}
+
+static int
+unexpected(struct parser *p)
+{
+	char msg[32];
+	unsigned char c = p->pos < p->len ? p->s[p->pos] : 0;
+
+	if (c >= 0x20 && c < 0x7f)
+		snprintf(msg, sizeof(msg), "unexpected character '%c'", c);
+	else
+		snprintf(msg, sizeof(msg), "unexpected character '\\x%02x'", c);
+	return bad(p, msg);
+}
+
+/* Skip whitespace, counting lines; return the next byte, or -1 at the end. */
+static int
+peek(struct parser *p)
+{
+	char c;
+
+	for (; p->pos < p->len; p->pos++) {
+		c = p->s[p->pos];
+		if (c == '\n') {
+			p->line++;
+			p->bol = p->pos + 1;
+		} else if (c != ' ' && c != '\t' && c != '\r') {
+			return (unsigned char)c;
+		}
+	}
+	return -1;
+}
+
+static int
+newtok(struct parser *p, int type, int start, int end)
+{
+	struct jtok *t;
+
+	if (p->n >= p->nt)
+		return fail(p, start, "too many tokens");
+	t = &p->t[p->n];
+	t->type = type;
+	t->start = start;
+	t->end = end;
+	t->size = 0;
+	t->line = p->line;
+	t->col = start - p->bol + 1;
+	return p->n++;
+}
+
+/* The bytes that may continue a number or a literal: "1x" is one bad token. */
+static int
+wordbyte(int c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z') || c == '.' || c == '+' || c == '-';
+}
+
+static int
+hex(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The value of four hex digits, already checked. */
+static int
+hex4(const char *s)
+{
+	return hex(s[0]) << 12 | hex(s[1]) << 8 | hex(s[2]) << 4 | hex(s[3]);
+}
+
+static int
+digits(const char *s, int i, int end)
+{
+	while (i < end && s[i] >= '0' && s[i] <= '9')
+		i++;
+	return i;
+}
+
+/* Whether s[i..end) is exactly -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int
+numeric(const char *s, int i, int end)
+{
+	int j;
+
+	if (i < end && s[i] == '-')
+		i++;
+	if (i < end && s[i] == '0')
+		i++;
+	else if ((j = digits(s, i, end)) > i)
+		i = j;
+	else
+		return 0;
+	if (i < end && s[i] == '.') {
+		if ((j = digits(s, i + 1, end)) == i + 1)
+			return 0;
+		i = j;
+	}
+	if (i < end && (s[i] == 'e' || s[i] == 'E')) {
+		if (++i < end && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if ((j = digits(s, i, end)) == i)
+			return 0;
+		i = j;
+	}
+	return i == end;
+}
+
+/* Parse one value at depth containers down; return its token or -1. */
+static int
+value(struct parser *p, int depth)
+{
+	int c;
+
+	switch ((c = peek(p))) {
+	case '{':
+	case '[':
+		return container(p, depth);
+	case '"':
+		return string(p);
+	case 't':
+	case 'f':
+	case 'n':
+	case '-':
+		return scalar(p);
+	default:
+		if (c >= '0' && c <= '9')
+			return scalar(p);
+		return unexpected(p);
+	}
+}
+
+/* An object or an array: the same but for the key and ':' before a member. */
+static int
+container(struct parser *p, int depth)
+{
+	int obj = p->s[p->pos] == '{', close = obj ? '}' : ']';
+	int i, c;
+
+	if (depth >= MAXDEPTH)
+		return fail(p, p->pos, "nesting too deep");
+	if ((i = newtok(p, obj ? J_OBJECT : J_ARRAY, p->pos, p->pos)) < 0)
+		return -1;
+	p->pos++;
+	if (peek(p) != close) {
+		for (;;) {
+			if (obj && key(p) < 0)
+				return -1;
+			if (value(p, depth + 1) < 0)
+				return -1;
+			p->t[i].size++;
+			if ((c = peek(p)) == close)
+				break;
+			if (c != ',')
+				return bad(p, obj ?
+				    "expected ',' or '}' after object member" :
+				    "expected ',' or ']' after array element");
+			p->pos++;
+		}
+	}
+	p->t[i].end = ++p->pos;
+	return i;
+}
+
+/* An object member's key and the ':' after it; the key's child is the value. */
+static int
+key(struct parser *p)
+{
+	int k;
+
+	if (peek(p) != '"')
+		return bad(p, "expected string as object key");
+	if ((k = string(p)) < 0)
+		return -1;
+	p->t[k].size = 1;
+	if (peek(p) != ':')
+		return bad(p, "expected ':' after object key");
+	p->pos++;
+	return k;
+}
+
+/*
+ * A string is checked before its token is taken.  hi remembers where a high
+ * surrogate escape was, for the low one that must follow it at once.
+ */
+static int
+string(struct parser *p)
+{
+	int quote, i, b, c, u, hi, lo;
+
+	quote = p->pos++;
+	for (hi = -1;;) {
+		if (p->pos >= p->len)
+			return fail(p, quote, "unterminated string");
+		b = p->pos;
+		c = (unsigned char)p->s[b];
+		if (c < 0x20)
+			return fail(p, b, "control character in string");
+		u = -1;
+		if (c == '\\' && escape(p, quote, &u) < 0)
+			return -1;
+		lo = u >= 0xdc00 && u <= 0xdfff;
+		if ((hi >= 0) != lo)
+			return fail(p, lo ? b : hi, "invalid surrogate pair");
+		hi = (u >= 0xd800 && u <= 0xdbff) ? b : -1;
+		if (c == '"')
+			break;
+		if (c != '\\')
+			p->pos++;
+	}
+	if ((i = newtok(p, J_STRING, quote, p->pos)) < 0)
+		return -1;
+	p->t[i].start = quote + 1;
+	p->pos++;
+	return i;
+}
+
+/* Check the escape at the backslash; store a \u escape's code unit in *u. */
+static int
+escape(struct parser *p, int quote, int *u)
+{
+	const char *s = p->s;
+	int b = p->pos, k;
+
+	if (b + 1 >= p->len)
+		return fail(p, quote, "unterminated string");
+	if (s[b + 1] != 'u') {
+		if (!esc[(unsigned char)s[b + 1]])
+			return fail(p, b, "invalid escape in string");
+		p->pos += 2;
+		return 0;
+	}
+	for (k = 2; k < 6; k++) {
+		if (b + k >= p->len)
+			return fail(p, quote, "unterminated string");
+		if (hex(s[b + k]) < 0)
+			return fail(p, b, "invalid \\u escape");
+	}
+	*u = hex4(s + b + 2);
+	p->pos += 6;
+	return 0;
+}
+
+/* A number or a literal: the whole run of word bytes must be one. */
+static int
+scalar(struct parser *p)
+{
+	int start = p->pos, end, type, n;
+
+	for (end = start; end < p->len && wordbyte(p->s[end]); end++)
+		;
+	n = end - start;
+	if (p->s[start] == '-' || (p->s[start] >= '0' && p->s[start] <= '9')) {
+		if (!numeric(p->s, start, end))
+			return fail(p, start, "invalid number");
+		type = J_NUMBER;
+	} else {
+		for (type = J_TRUE; type <= J_NULL; type++) {
+			if ((int)strlen(litname[type]) == n &&
+			    !memcmp(p->s + start, litname[type], n))
+				break;
+		}
+		if (type > J_NULL)
+			return fail(p, start, "invalid literal");
+	}
+	p->pos = end;
+	return newtok(p, type, start, end);
+}
+
+int
+json_parse(const char *s, size_t len, struct jtok *t, int nt, struct jerr *e)
+{
+	struct parser p = { .s = s, .line = 1, .t = t, .nt = nt, .e = e };
+
+	if (len > MAXLEN)
+		return fail(&p, 0, "input too long");
+	p.len = (int)len;
+	if (value(&p, 0) < 0)
+		return -1;
+	if (peek(&p) >= 0)
+		return fail(&p, p.pos, "trailing characters after value");
+	return p.n;
+}
+
+/* Each token visited is one fewer to go and its children more. */
+int
+json_next(const struct jtok *t, int i)
+{
+	int left;
+
+	for (left = 1; left > 0; i++)
+		left += t[i].size - 1;
+	return i;
+}
+
+/*
+ * Decode the character at s[*i] into u as UTF-8 and step past it; return
+ * its length in bytes, or 0 for U+0000.
+ */
+static int
+decode(const char *s, int *i, unsigned char *u)
+{
+	static const unsigned char lead[] = { 0, 0, 0xc0, 0xe0, 0xf0 };
+	long c;
+	int n, k;
+
+	if (s[*i] != '\\') {
+		u[0] = s[(*i)++];
+		return 1;
+	}
+	if (s[*i + 1] != 'u') {
+		u[0] = esc[(unsigned char)s[*i + 1]];
+		*i += 2;
+		return 1;
+	}
+	c = hex4(s + *i + 2);
+	*i += 6;
+	if (c >= 0xd800 && c <= 0xdbff) {
+		c = 0x10000 + (c - 0xd800) * 0x400 + hex4(s + *i + 2) - 0xdc00;
+		*i += 6;
+	}
+	if (c == 0)
+		return 0;
+	n = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+	for (k = n - 1; k > 0; k--, c >>= 6)
+		u[k] = 0x80 | (c & 0x3f);
+	u[0] = lead[n] | c;
+	return n;
+}
+
+/* On failure buf holds the empty string, if it holds anything. */
+int
+json_str(const char *s, const struct jtok *t, char *buf, size_t n)
+{
+	unsigned char u[4];
+	size_t len = 0;
+	int i, k;
+
+	if (n == 0)
+		return -1;
+	buf[0] = '\0';
+	if (t->type != J_STRING)
+		return -1;
+	for (i = t->start; i < t->end;) {
+		if ((k = decode(s, &i, u)) == 0 || len + k >= n) {
+			buf[0] = '\0';
+			return -1;
+		}
+		memcpy(buf + len, u, k);
+		len += k;
+	}
+	buf[len] = '\0';
+	return (int)len;
+}
+
+int
+json_streq(const char *s, const struct jtok *t, const char *lit)
+{
+	unsigned char u[4];
+	int i, j, k;
+
+	if (t->type != J_STRING)
+		return 0;
+	for (i = t->start; i < t->end;) {
+		if ((k = decode(s, &i, u)) == 0)
+			return 0;
+		/* u holds no NUL, so this stops at the end of lit too. */
+		for (j = 0; j < k; j++, lit++) {
+			if ((unsigned char)*lit != u[j])
+				return 0;
+		}
+	}
+	return *lit == '\0';
+}
+
+/* Digits are added as negatives, so LLONG_MIN fits too. */
+int
+json_int(const char *s, const struct jtok *t, long long *v)
+{
+	long long x = 0;
+	int i, d, neg;
+
+	if (t->type != J_NUMBER)
+		return -1;
+	neg = s[t->start] == '-';
+	for (i = t->start + neg; i < t->end; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		d = s[i] - '0';
+		if (x < LLONG_MIN / 10 ||
+		    (x == LLONG_MIN / 10 && d > -(LLONG_MIN % 10)))
+			return -1;
+		x = x * 10 - d;
+	}
+	if (!neg && x == LLONG_MIN)
+		return -1;
+	*v = neg ? x : -x;
+	return 0;
+}

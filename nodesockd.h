@@ -1,0 +1,86 @@
+/* See LICENSE file for copyright and license details. */
+#include <limits.h>
+#include <sys/types.h>
+
+#define LEN(a)		(sizeof(a) / sizeof((a)[0]))
+#define MAXWORKERS	256	/* the most slots "workers" may ask for */
+#define SUNLEN		108	/* sizeof(((struct sockaddr_un *)0)->sun_path) */
+#define MAXMS		86400000	/* a day: the longest timeout accepted */
+
+/* json.c: a strict JSON tokenizer in the manner of jsmn. */
+enum jtype { J_OBJECT = 1, J_ARRAY, J_STRING, J_NUMBER, J_TRUE, J_FALSE, J_NULL };
+
+struct jtok {
+	int type;		/* enum jtype */
+	int start, end;		/* byte offsets; a string's exclude the quotes */
+	int size;		/* children: members of an object, items of an array */
+	int line, col;		/* where the token starts, from 1 */
+};
+
+struct jerr {
+	int line, col;
+	char msg[64];		/* "expected ':' after object key", ... */
+};
+
+int json_parse(const char *s, size_t len, struct jtok *t, int nt, struct jerr *e);
+int json_next(const struct jtok *t, int i);
+int json_str(const char *s, const struct jtok *t, char *buf, size_t n);
+int json_streq(const char *s, const struct jtok *t, const char *lit);
+int json_int(const char *s, const struct jtok *t, long long *v);
+
+/* config.c: the command line and the config file, made one. */
+enum cmd { C_DAEMON, C_START, C_STOP, C_RESTART, C_RESUME, C_STATUS, C_CTL };
+
+struct config {
+	enum cmd cmd;
+	int suspended;			/* --suspended with start or restart */
+	char file[PATH_MAX];		/* the config file as given, for messages */
+	char script[PATH_MAX];		/* absolute */
+	char tmpdir[PATH_MAX];		/* absolute */
+	char sockpat[PATH_MAX];		/* socketFile: a name in tmpdir */
+	char listenvar[64];
+	char ipc[PATH_MAX];		/* absolute */
+	char node[PATH_MAX];		/* a path, or a name looked up in PATH */
+	int workers;
+	int onlinetimeout, draindelay, shutdowntimeout;	/* ms */
+	char **env;			/* NULL: pass the whole environment */
+	int nenv;
+};
+
+void config_load(struct config *c, int argc, char *argv[]);
+void config_sockpath(const struct config *c, int id, char *buf, size_t n);
+
+/* ipc.c: the control socket, its client, and line framing for both it and
+ * the worker channel on fd 3. */
+#define LINEMAX		4096	/* the longest line read, newline included */
+#define OUTMAX		65536	/* read no more commands while this much waits */
+
+struct lines {
+	char buf[LINEMAX];
+	size_t off, len;	/* buf[off..len) is not yet taken */
+	int skip;		/* dropping the rest of an overlong line */
+};
+
+struct client {
+	struct client *next;
+	int fd;
+	int waiting;		/* a command of its runs: take no more */
+	int eof;		/* it has shut down its side */
+	struct lines in;
+	char *out;		/* replies not yet written */
+	size_t outlen, outsize;
+};
+
+int lines_fill(int fd, struct lines *l);
+int lines_next(struct lines *l, char **line);
+int chan_send(int fd, const char *msg);
+int ipc_listen(const char *path);
+struct client *ipc_accept(int lfd);
+void ipc_reply(struct client *c, const char *fmt, ...);
+int ipc_flush(struct client *c);
+void ipc_free(struct client *c);
+int ipc_run(const struct config *c);
+
+/* nodesockd.c */
+void warn(const char *fmt, ...);
+void die(const char *fmt, ...);

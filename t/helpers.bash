@@ -1,0 +1,87 @@
+# Shared by every t/*.bats: where things are, bounded waits, and a daemon
+# started per test and cleaned up by pid in teardown.
+bats_require_minimum_version 1.5.0
+
+NODESOCKD="$BATS_TEST_DIRNAME/../nodesockd"
+FIX="$BATS_TEST_DIRNAME/fixtures"
+
+# wait_for SECONDS CMD...: run CMD every 0.1 s until it succeeds.
+wait_for() {
+	local n=$(($1 * 10))
+	shift
+	until "$@" 2>/dev/null; do
+		n=$((n - 1))
+		if [ "$n" -le 0 ]; then
+			echo "timed out waiting for: $*" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+	[ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null
+}
+
+gone() {
+	! alive "$1"
+}
+
+# start_daemon ARGS...: run nodesockd in the background, in the current
+# directory, logging to $LOG; its pid is $DPID.
+start_daemon() {
+	LOG="$BATS_TEST_TMPDIR/daemon.log"
+	"$NODESOCKD" "$@" 3>&- >>"$LOG" 2>&1 &
+	DPID=$!
+	echo "$DPID" >>"$BATS_TEST_TMPDIR/pids"
+}
+
+# count_log PATTERN: how many log lines match.
+count_log() {
+	grep -c -E "$1" "$LOG" || true
+}
+
+# worker_pids: every worker pid the daemon has logged as started.
+worker_pids() {
+	sed -n 's/.*worker [0-9]* (pid \([0-9]*\)) started.*/\1/p' "$LOG" 2>/dev/null
+}
+
+# online_pid N: the pid of the worker last published in slot N.
+published_pid() {
+	sed -n "s/.*worker $1 (pid \([0-9]*\)) published.*/\1/p" "$LOG" | tail -n 1
+}
+
+# get SOCKET [PATH]: an HTTP request through a UNIX socket.
+get() {
+	curl -sS --max-time 5 --unix-socket "$1" "http://localhost${2:-/}"
+}
+
+# Kill what the test started, by pid: the daemon, then every worker it
+# logged, with their process groups.
+teardown() {
+	local p
+	for p in $(cat "$BATS_TEST_TMPDIR/pids" 2>/dev/null); do
+		if alive "$p"; then
+			kill -TERM "$p" 2>/dev/null
+			wait_for 15 gone "$p" || kill -KILL "$p" 2>/dev/null
+		fi
+	done
+	for p in $(worker_pids); do
+		kill -KILL -- "-$p" 2>/dev/null
+		kill -KILL "$p" 2>/dev/null
+	done
+	return 0
+}
+
+# logged N PATTERN: at least N log lines match (for wait_for).
+logged() {
+	[ "$(count_log "$2")" -ge "$1" ]
+}
+
+# republished SLOT OLDPID: slot SLOT has published a worker other than OLDPID.
+republished() {
+	local p
+	p=$(published_pid "$1")
+	[ -n "$p" ] && [ "$p" != "$2" ]
+}
