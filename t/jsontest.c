@@ -49,8 +49,12 @@ main(int argc, char *argv[])
 	size_t len = 0, cap = 0;
 	int i, k, n, nt = argc > 2 ? atoi(argv[2]) : 128;
 
-	if (argc < 2 || (strcmp(argv[1], "-") && !(f = fopen(argv[1], "rb")))) {
+	if (argc < 2) {
 		fprintf(stderr, "usage: jsontest FILE [NTOK [KEY]]\n");
+		return 2;
+	}
+	if (strcmp(argv[1], "-") && !(f = fopen(argv[1], "rb"))) {
+		perror(argv[1]);
 		return 2;
 	}
 	do {
@@ -59,7 +63,9 @@ main(int argc, char *argv[])
 		len += fread(s + len, 1, cap - len, f);
 	} while (!feof(f) && !ferror(f));
 	/* Quotes past the end: reading beyond len would close a cut string. */
-	if (!(s = realloc(s, len + 16)) || !(t = calloc(nt > 0 ? nt : 1, sizeof(*t))))
+	if (!(s = realloc(s, len + 16)))
+		return 2;
+	if (!(t = calloc(nt > 0 ? nt : 1, sizeof(*t))))
 		return 2;
 	memset(s + len, '"', 16);
 	if ((n = json_parse(s, len, t, nt, &e)) < 0) {
