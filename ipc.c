@@ -29,6 +29,35 @@ static const char *reqname[] = {
 	[C_RESUME] = "resume", [C_STATUS] = "status",
 };
 
+/* Parse a control line. Returns its command, 0 for an empty line, or -1
+ * with a message in err. The line is cut into words in place. */
+int
+ipc_parse(char *line, int *suspended, char *err, size_t n)
+{
+	char *cmd, *arg, *p;
+	int k;
+
+	cmd = strtok(line, " \t");
+	arg = strtok(NULL, " \t");
+	if (!cmd)
+		return 0;
+	for (p = cmd; *p; p++)
+		if (*p < ' ' || *p > '~')
+			*p = '?';
+	for (k = C_START; k < C_CTL && strcmp(cmd, reqname[k]); k++)
+		;
+	*suspended = arg && !strcmp(arg, "suspended");
+	if (k == C_CTL)
+		snprintf(err, n, "unknown command '%.64s'", cmd);
+	else if (strtok(NULL, " \t") || (arg && (!*suspended
+	    || (k != C_START && k != C_RESTART))))
+		snprintf(err, n, "usage: start [suspended] | stop | "
+		    "restart [suspended] | resume | status");
+	else
+		return k;
+	return -1;
+}
+
 /* Compact, then read once. 1: data or nothing yet, 0: end of file, -1: error. */
 int
 lines_fill(int fd, struct lines *l)

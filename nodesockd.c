@@ -788,38 +788,25 @@ resume(struct client *c)
 static void
 command(struct client *c, char *line)
 {
-	char *cmd, *arg, *extra, *p;
-	int susp;
+	char err[128];
+	int cmd, susp;
 
-	cmd = strtok(line, " \t");
-	arg = strtok(NULL, " \t");
-	extra = strtok(NULL, " \t");
-	if (!cmd)
-		return;
-	susp = arg && !strcmp(arg, "suspended");
-	for (p = cmd; *p; p++)
-		if (*p < ' ' || *p > '~')
-			*p = '?';
-	if (strcmp(cmd, "start") && strcmp(cmd, "stop") && strcmp(cmd, "restart")
-	    && strcmp(cmd, "resume") && strcmp(cmd, "status")) {
-		ipc_reply(c, "error: unknown command '%.64s'", cmd);
-	} else if (extra || (arg && (!susp || (strcmp(cmd, "start") && strcmp(cmd, "restart"))))) {
-		ipc_reply(c, "error: usage: start [suspended] | stop | "
-		    "restart [suspended] | resume | status");
-	} else if (!strcmp(cmd, "status")) {
+	cmd = ipc_parse(line, &susp, err, sizeof(err));
+	if (cmd < 0)
+		ipc_reply(c, "error: %s", err);
+	else if (cmd == C_STATUS)
 		status(c);
-	} else if (!strcmp(cmd, "resume")) {
+	else if (cmd == C_RESUME)
 		resume(c);
-	} else if (deploy.active || stop.active) {
-		ipc_reply(c, "error: busy: a %s is under way", deploy.active ? "deploy" : "stop");
-	} else if (!strcmp(cmd, "stop")) {
+	else if (cmd && (deploy.active || stop.active))
+		ipc_reply(c, "error: busy: a %s is under way",
+		    deploy.active ? "deploy" : "stop");
+	else if (cmd == C_STOP)
 		stopbegin(c);
-	} else if (!strcmp(cmd, "start") && running) {
-		ipc_reply(c, "already running");
-		ipc_reply(c, "ok");
-	} else {
+	else if (cmd == C_START && running)
+		ipc_reply(c, "already running\nok");
+	else if (cmd)
 		deploybegin(c, susp);
-	}
 }
 
 static void

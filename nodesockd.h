@@ -74,6 +74,7 @@ struct client {
 int lines_fill(int fd, struct lines *l);
 int lines_next(struct lines *l, char **line);
 int chan_send(int fd, const char *msg);
+int ipc_parse(char *line, int *suspended, char *err, size_t n);
 int ipc_listen(const char *path);
 struct client *ipc_accept(int lfd);
 void ipc_reply(struct client *c, const char *fmt, ...);
