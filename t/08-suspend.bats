@@ -1,0 +1,119 @@
+# Suspended deploys, and the Node helper as an npm package.
+load helpers
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+	[ -d "$BATS_TEST_DIRNAME/node_modules/express" ] ||
+		{ echo "express is missing: run (cd t && npm ci)" >&2; return 1; }
+	echo "{\"script\": \"$FIX/express-app.js\", \"workers\": 2}" >app.json
+}
+
+up() {
+	start_daemon -c app.json
+	wait_for 15 grep -q 'deploy done' "$LOG"
+}
+
+# state SLOT: the state of the published worker of a slot, from status.
+state() {
+	"$NODESOCKD" status -c app.json | awk -v w="$1" -v p="$(published_pid "$1")" '$1 == w && $2 == p { print $3 }'
+}
+
+@test "after restart --suspended, requests wait for resume, then the new worker answers" {
+	up
+	old=$(published_pid 0)
+	run -0 "$NODESOCKD" restart --suspended -c app.json
+	new=$(published_pid 0)
+	[ "$new" != "$old" ]
+	[ "$(state 0)" = suspended ] && [ "$(state 1)" = suspended ]
+	grep -q "express 0 $new suspended" "$LOG"
+	curl -sS --max-time 20 --unix-socket app.0.sock -o held.out -w '%{http_code}' http://localhost/ >held.code &
+	held=$!
+	echo "$held" >>pids
+	sleep 1
+	alive "$held"
+	[ ! -s held.out ]
+	run -0 "$NODESOCKD" resume -c app.json
+	[ "$output" = "resumed 2 workers" ]
+	wait_for 10 gone "$held"
+	wait "$held"
+	[ "$(cat held.code)" = 200 ]
+	[ "$(cat held.out)" = "$new 0" ]
+	[ "$(state 0)" = online ]
+	# Resumed workers answer at once.
+	[ "$(get app.1.sock)" = "$(published_pid 1) 1" ]
+}
+
+@test "the old worker finishes its in-flight request before exiting" {
+	up
+	old=$(published_pid 0)
+	curl -sS --max-time 20 --unix-socket app.0.sock -o slow.out -w '%{http_code}' 'http://localhost/?ms=1500' >slow.code &
+	slow=$!
+	echo "$slow" >>pids
+	sleep 0.3
+	run -0 "$NODESOCKD" restart -c app.json
+	wait_for 10 gone "$slow"
+	wait "$slow"
+	[ "$(cat slow.code)" = 200 ]
+	[ "$(cat slow.out)" = "$old 0" ]
+	wait_for 10 grep -q "worker 0 (pid $old) exited with status 0" "$LOG"
+}
+
+@test "a worker that crashes while suspended is replaced suspended; start is never suspended at first" {
+	up
+	grep -q "express 0 $(published_pid 0) running" "$LOG"
+	run -0 "$NODESOCKD" restart -u -c app.json
+	old=$(published_pid 1)
+	kill -KILL "$old"
+	wait_for 10 republished 1 "$old"
+	new=$(published_pid 1)
+	wait_for 5 grep -q "express 1 $new suspended" "$LOG"
+	[ "$(state 1)" = suspended ]
+	run -0 "$NODESOCKD" resume -c app.json
+	[ "$output" = "resumed 2 workers" ]
+	run -0 "$NODESOCKD" resume -c app.json
+	[ "$output" = "resumed 0 workers" ]
+	# After a stop, start --suspended starts them suspended.
+	run -0 "$NODESOCKD" stop -c app.json
+	run -0 "$NODESOCKD" start --suspended -c app.json
+	[ "$(state 0)" = suspended ]
+}
+
+@test "the helper outside nodesockd changes nothing and resolves at once" {
+	run -0 timeout 10 env -u NODESOCKD_WORKER_ID node -e '
+		const n = require(process.argv[1]);
+		n.suspend().then(() => console.log("resolved",
+		    n.isSuspended(), n.getWorkerId(), n.restart(), process.listenerCount("message")));
+	' "$BATS_TEST_DIRNAME/../index.js"
+	[ "$output" = "resolved false undefined false 0" ]
+	# listen() falls back to the port or path given.
+	run -0 timeout 10 env -u LISTEN_ON node -e '
+		const http = require("http");
+		const s = require(process.argv[1]).listen(http.createServer((q, r) => r.end("ok")), process.argv[2]);
+		s.on("listening", () => { console.log("listening", s.address()); s.close(); });
+	' "$BATS_TEST_DIRNAME/../index.js" "$BATS_TEST_TMPDIR/fallback.sock"
+	[ "$output" = "listening $BATS_TEST_TMPDIR/fallback.sock" ]
+}
+
+@test "npm pack and npm install of the tarball give the binary and the module" {
+	src="$BATS_TEST_DIRNAME/.."
+	mkdir pkg app
+	# Pack a copy: prepack runs make clean.
+	cp "$src"/*.c "$src"/*.h "$src"/Makefile "$src"/config.mk "$src"/package.json \
+	    "$src"/index.js "$src"/index.d.ts "$src"/README "$src"/LICENSE pkg/
+	cp "$src"/nodesockd.1 pkg/ 2>/dev/null || true
+	(cd pkg && npm pack --silent >../pack.out 2>&1) || { cat pack.out; false; }
+	tgz=pkg/$(tail -n 1 pack.out)
+	[ -f "$tgz" ]
+	# Only what is needed ships.
+	tar tzf "$tgz" | sed 's|^package/||' | sort >contents
+	! grep -q -E '^(t/|bench/|example/|\.ci/)|\.o$|^nodesockd$' contents
+	grep -q -x nodesockd.c contents
+	grep -q -x index.d.ts contents
+	cd app
+	echo '{"name": "app", "version": "1.0.0", "private": true}' >package.json
+	npm install --no-audit --no-fund --offline "../$tgz" >install.out 2>&1 || { cat install.out; false; }
+	run -0 ./node_modules/.bin/nodesockd --version
+	[[ "$output" =~ ^nodesockd\ [0-9] ]]
+	run -0 node -e 'const n = require("nodesockd"); console.log(Object.keys(n).sort().join(" "), typeof n.suspend.express)'
+	[ "$output" = "getWorkerId isSuspended listen restart suspend function" ]
+}
