@@ -139,27 +139,43 @@ sockaddr(struct sockaddr_un *sa, const char *path)
 	return 0;
 }
 
+/* Does something accept connections at path? If not, errno says why. */
+int
+ipc_alive(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd, r, e;
+
+	if (sockaddr(&sa, path) < 0 || (fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
+		return 0;
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	e = errno;
+	close(fd);
+	errno = e;
+	return r == 0;
+}
+
 /* Listen on the control socket, mode 0600. A live daemon there is an
  * error; a socket file nobody answers on is left over and replaced. */
 int
 ipc_listen(const char *path)
 {
 	struct sockaddr_un sa;
+	struct stat st;
 	mode_t mask;
-	int fd = -1;
+	int fd;
 
-	if (sockaddr(&sa, path) < 0 || (fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
-		die("socket %s:", path);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+	if (ipc_alive(path))
 		die("%s: already running: another nodesockd answers there", path);
 	if (errno == ECONNREFUSED) {
+		if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+			die("%s: exists and is not a socket", path);
 		if (unlink(path) < 0)
 			die("unlink %s:", path);
 	} else if (errno != ENOENT) {
 		die("connect %s:", path);
 	}
-	close(fd);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
+	if (sockaddr(&sa, path) < 0 || (fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
 		die("socket:");
 	mask = umask(0177);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)

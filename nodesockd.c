@@ -20,6 +20,7 @@
  * as lines on the control socket's clients and the workers' channels.
  * Start reading main().
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -82,6 +83,7 @@ struct slot {
 static void become(struct worker *w, enum wstate st);
 static void fail(struct worker *w, const char *fmt, ...);
 static void stopped(void);
+static void onsweep(void);
 
 static struct config cfg;
 static struct slot *slots;
@@ -101,6 +103,14 @@ static struct {
 	int active;
 	struct client *c;
 } stop;
+static struct leftover {
+	pid_t pid;
+	char path[SUNLEN];
+} *left;			/* workers an earlier nodesockd left running */
+static int nleft;
+static long long sweep;		/* when to signal them; 0: not yet */
+static int swept;		/* they have had SIGTERM */
+static char pubwhy[256];	/* why the last swap() failed */
 
 static void
 vwarn(const char *fmt, va_list ap)
@@ -356,46 +366,40 @@ again(struct slot *s, int young)
 	return delay;
 }
 
-/* Point the public names at the replacements: symlink(2) every one to a
- * temporary name first, so that a full or read-only directory fails the
- * deploy before anything changed, then rename(2) each over its name. */
-static int
-publish(struct slot *first, int n)
-{
-	char tmp[PATH_MAX];
-	const char *base;
-	int i, err = 0;
-
-	for (i = 0; i < n && !err; i++) {
-		snprintf(tmp, sizeof(tmp), "%s.new", first[i].path);
-		base = strrchr(first[i].repl->sock, '/') + 1;
-		unlink(tmp);
-		if (symlink(base, tmp) < 0) {
-			warn("symlink %s:", tmp);
-			err = 1;
-		}
-	}
-	for (i = 0; i < n; i++) {
-		snprintf(tmp, sizeof(tmp), "%s.new", first[i].path);
-		if (err)
-			unlink(tmp);
-		else if (rename(tmp, first[i].path) < 0)
-			warn("rename %s:", tmp), err = 1;
-	}
-	return err ? -1 : 0;
-}
-
-/* The replacements of n slots from first are online: make them the
- * published workers; the ones they replace drain. */
+/* Point the public names at the replacements of n slots from first, and
+ * let the workers they replace drain. Every symlink(2) is made first under
+ * a temporary name, so that a full or read-only directory fails before
+ * anything changed; then each is rename(2)d over its name. A slot whose
+ * rename fails keeps its worker. -1 and pubwhy set if any failed. */
 static int
 swap(struct slot *first, int n)
 {
+	char tmp[SUNLEN + 4];
 	struct worker *old;
 	struct slot *s;
+	int err = 0;
 
-	if (publish(first, n) < 0)
-		return -1;
+	for (s = first; s < first + n && !err; s++) {
+		snprintf(tmp, sizeof(tmp), "%s.new", s->path);
+		unlink(tmp);
+		if (symlink(strrchr(s->repl->sock, '/') + 1, tmp) < 0)
+			err = snprintf(pubwhy, sizeof(pubwhy), "symlink %s: %s",
+			    tmp, strerror(errno));
+	}
 	for (s = first; s < first + n; s++) {
+		snprintf(tmp, sizeof(tmp), "%s.new", s->path);
+		if (err) {
+			unlink(tmp);
+			continue;
+		}
+		if (rename(tmp, s->path) < 0) {
+			snprintf(pubwhy, sizeof(pubwhy), "rename %s: %s", tmp,
+			    strerror(errno));
+			unlink(tmp);
+			stopw(s->repl);
+			s->repl = NULL;
+			continue;
+		}
 		old = s->pub;
 		s->pub = s->repl;
 		s->repl = NULL;
@@ -403,7 +407,11 @@ swap(struct slot *first, int n)
 		if (old)
 			become(old, W_DRAINING);
 	}
-	return 0;
+	for (s = slots; s < slots + cfg.workers && s->pub; s++)
+		;
+	if (s == slots + cfg.workers && nleft && !swept && !sweep)
+		sweep = now() + cfg.draindelay;
+	return err || *pubwhy ? -1 : 0;
 }
 
 static void
@@ -433,8 +441,9 @@ deploybegin(struct client *c, int suspended)
 static void
 deployend(void)
 {
+	*pubwhy = '\0';
 	if (swap(slots, cfg.workers) < 0) {
-		fail(NULL, "the sockets could not be published in %s", cfg.tmpdir);
+		fail(NULL, "cannot publish: %s", pubwhy);
 		return;
 	}
 	deploy.active = 0;
@@ -509,9 +518,10 @@ message(struct worker *w, char *line)
 		become(w, w->suspended ? W_SUSPENDED : W_ONLINE);
 		if (s->repl != w)
 			return;
+		*pubwhy = '\0';
 		if (!deploy.active) {
 			if (swap(s, 1) < 0)
-				fail(w, "worker %d could not be published", w->id);
+				fail(w, "worker %d cannot be published: %s", w->id, pubwhy);
 		} else if (--deploy.pending == 0) {
 			deployend();
 		}
@@ -536,7 +546,7 @@ readchan(struct worker *w)
 	}
 	while ((r = lines_next(&w->in, &line)) != 0) {
 		if (r < 0)
-			logw(w, "sent a line over %d bytes, ignored", LINEMAX);
+			logw(w, "sent a line longer than %d bytes, ignored", LINEMAX - 1);
 		else
 			message(w, line);
 		if (w->chan < 0)
@@ -586,7 +596,95 @@ stopbegin(struct client *c)
 	}
 	for (w = workers; w; w = w->next)
 		stopw(w);
+	if (nleft && !swept)
+		onsweep();
 	stopped();
+}
+
+/* If name is a private socket of the pattern, NAME.PID, the PID; else 0. */
+static pid_t
+sockpid(const char *pat, const char *name)
+{
+	char *end;
+	long pid;
+
+	while (*pat)
+		if (!strncmp(pat, "{worker}", 8)) {
+			if (*name < '0' || *name > '9')
+				return 0;
+			while (*name >= '0' && *name <= '9')
+				name++;
+			pat += 8;
+		} else if (*pat++ != *name++) {
+			return 0;
+		}
+	if (*name++ != '.' || *name < '1' || *name > '9')
+		return 0;
+	pid = strtol(name, &end, 10);
+	return *end || pid > INT_MAX ? 0 : (pid_t)pid;
+}
+
+/* A daemon killed hard leaves its workers running, on sockets still in
+ * tmpDir. Sockets no one answers on are removed now. A live one, whose
+ * process still leads its own group as our workers do, keeps serving
+ * until all our slots are published; drainDelay later it gets SIGTERM
+ * (see onsweep()). */
+static void
+findleft(void)
+{
+	char path[SUNLEN + NAME_MAX];
+	struct leftover *l;
+	struct dirent *e;
+	DIR *d;
+	pid_t pid;
+
+	if (!(d = opendir(cfg.tmpdir)))
+		die("opendir %s:", cfg.tmpdir);
+	while ((e = readdir(d)))
+		if ((pid = sockpid(cfg.sockpat, e->d_name))) {
+			if (snprintf(path, sizeof(path), "%s/%s", cfg.tmpdir,
+			    e->d_name) >= SUNLEN)
+				continue;
+			if (!ipc_alive(path) || getpgid(pid) != pid) {
+				unlink(path);
+				continue;
+			}
+			if (!(l = realloc(left, (nleft + 1) * sizeof(*left))))
+				die("realloc:");
+			left = l;
+			left[nleft].pid = pid;
+			memcpy(left[nleft++].path, path, strlen(path) + 1);
+			warn("worker (pid %d) of an earlier nodesockd still "
+			    "serves on %s", (int)pid, path);
+		}
+	closedir(d);
+}
+
+/* The leftovers' time has come: SIGTERM, then SIGKILL shutdownTimeout
+ * later to those still there. */
+static void
+onsweep(void)
+{
+	int i;
+
+	for (i = 0; i < nleft; i++)
+		if (!swept) {
+			warn("worker (pid %d) of an earlier nodesockd: stopping it",
+			    (int)left[i].pid);
+			unlink(left[i].path);
+			kill(-left[i].pid, SIGTERM);
+		} else if (kill(-left[i].pid, SIGKILL) == 0) {
+			warn("worker (pid %d) of an earlier nodesockd: killed it",
+			    (int)left[i].pid);
+		}
+	if (!swept++) {
+		sweep = now() + cfg.shutdowntimeout;
+		return;
+	}
+	free(left);
+	left = NULL;
+	nleft = 0;
+	sweep = 0;
 }
 
 /* A worker is gone: say how, and act by its place in its slot. */
@@ -604,6 +702,7 @@ reaped(struct worker *w, int status)
 	if (w->chan >= 0)
 		close(w->chan);
 	unlink(w->sock);
+	kill(-w->pid, SIGTERM);	/* what it left behind in its group */
 	if (w == s->pub && running && !s->repl) {
 		s->pub = NULL;
 		logw(w, "%s, restarting in %lldms", how,
@@ -698,6 +797,8 @@ ondeadlines(void)
 			w->deadline = 0;
 		}
 	}
+	if (sweep && sweep <= t)
+		onsweep();
 	for (s = slots; s < slots + cfg.workers; s++)
 		if (s->restart && s->restart <= t) {
 			s->restart = 0;
@@ -719,6 +820,8 @@ timeout(void)
 	for (s = slots; s < slots + cfg.workers; s++)
 		if (s->restart && (!next || s->restart < next))
 			next = s->restart;
+	if (sweep && (!next || sweep < next))
+		next = sweep;
 	if (!next)
 		return -1;
 	t = next - now();
@@ -780,7 +883,7 @@ resume(struct client *c)
 		if (w->state == W_SUSPENDED)
 			become(w, W_ONLINE);
 	}
-	ipc_reply(c, "resumed %d workers", n);
+	ipc_reply(c, "resumed %d worker%s", n, n == 1 ? "" : "s");
 	ipc_reply(c, "ok");
 }
 
@@ -968,6 +1071,7 @@ main(int argc, char *argv[])
 		return ipc_run(&cfg);
 	setup();
 	lfd = ipc_listen(cfg.ipc);
+	findleft();
 	warn("version %s, %d worker%s of %s, control socket %s", VERSION,
 	    cfg.workers, cfg.workers > 1 ? "s" : "", cfg.script, cfg.ipc);
 	deploybegin(NULL, 0);

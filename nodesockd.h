@@ -7,6 +7,12 @@
 #define SUNLEN		108	/* sizeof(((struct sockaddr_un *)0)->sun_path) */
 #define MAXMS		86400000	/* a day: the longest timeout accepted */
 
+#ifdef __GNUC__
+#define NORETURN	__attribute__((noreturn))
+#else
+#define NORETURN
+#endif
+
 /* json.c: a strict JSON tokenizer in the manner of jsmn. */
 enum jtype { J_OBJECT = 1, J_ARRAY, J_STRING, J_NUMBER, J_TRUE, J_FALSE, J_NULL };
 
@@ -75,6 +81,7 @@ int lines_fill(int fd, struct lines *l);
 int lines_next(struct lines *l, char **line);
 int chan_send(int fd, const char *msg);
 int ipc_parse(char *line, int *suspended, char *err, size_t n);
+int ipc_alive(const char *path);
 int ipc_listen(const char *path);
 struct client *ipc_accept(int lfd);
 void ipc_reply(struct client *c, const char *fmt, ...);
@@ -84,4 +91,4 @@ int ipc_run(const struct config *c);
 
 /* nodesockd.c */
 void warn(const char *fmt, ...);
-void die(const char *fmt, ...);
+void die(const char *fmt, ...) NORETURN;

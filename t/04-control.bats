@@ -148,6 +148,14 @@ pids_now() {
 	start_daemon -c app.json
 	wait_for 10 logged 2 'deploy done'
 	run -0 "$NODESOCKD" status -c app.json
+	# A file that is not a socket is not taken for a stale one.
+	run -0 "$NODESOCKD" stop -c app.json
+	kill -TERM "$DPID"
+	wait_for 10 gone "$DPID"
+	echo precious >nodesockd.ipc
+	run -1 timeout 10 "$NODESOCKD" -c app.json 3>&-
+	[ "$output" = "nodesockd: $PWD/nodesockd.ipc: exists and is not a socket" ]
+	[ "$(cat nodesockd.ipc)" = precious ]
 }
 
 @test "a user other than the daemon's is refused" {

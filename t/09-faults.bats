@@ -1,0 +1,185 @@
+# Faults: what workers, operators and other processes may throw at the
+# daemon, and what it does.
+load helpers
+
+setup() {
+	cd "$BATS_TEST_DIRNAME/fixtures" && FIXDIR=$PWD
+	cd "$BATS_TEST_TMPDIR"
+	cp "$FIX"/*.js "$FIX"/*.sh .
+}
+
+@test "a worker flooding its channel without a newline, or sending bad JSON, is bounded and ignored" {
+	echo '{"script": "flood.sh", "node": "/bin/sh", "workers": 2}' >app.json
+	start_daemon -c app.json
+	wait_for 30 grep -q 'deploy done: 2 workers' "$LOG"
+	[ "$(count_log 'sent a line longer than 4095 bytes, ignored')" = 2 ]
+	grep -q 'sent a line that is not JSON (1:1: unterminated string), ignored' "$LOG"
+	[ "$(count_log 'not JSON')" = 2 ]
+	[ "$(get app.1.sock)" = "$(published_pid 1) 1" ]
+	rss=$(awk '/^VmRSS/ { print $2 }' /proc/$DPID/status)
+	[ "$rss" -lt 8192 ]
+	run -0 "$NODESOCKD" restart -c app.json
+}
+
+@test "a worker that forks a child and exits: replaced, and the child goes too" {
+	echo '{"script": "forker.js", "onlineTimeout": 5000}' >app.json
+	CHILD_PID_FILE=$PWD/child.pid start_daemon -c app.json
+	wait_for 10 test -s child.pid
+	child=$(cat child.pid)
+	echo "$child" >>pids
+	first=$(worker_pids | head -n 1)
+	wait_for 10 grep -q "worker 0 (pid $first) exited with status 1" "$LOG"
+	wait_for 5 gone "$child"
+	wait_for 10 logged 2 started
+}
+
+@test "a public name removed by hand comes back with the next publish" {
+	start_daemon -s app.js -w 2
+	wait_for 10 grep -q 'deploy done' "$LOG"
+	rm app.0.sock
+	run ! get app.0.sock
+	run -0 "$NODESOCKD" restart -s app.js
+	[ "$(get app.0.sock)" = "$(published_pid 0) 0" ]
+	# And after a crash, the replacement publishes it again.
+	rm app.1.sock
+	kill -KILL "$(published_pid 1)"
+	wait_for 10 test -L app.1.sock
+	[ "$(get app.1.sock)" = "$(published_pid 1) 1" ]
+}
+
+@test "200 control clients at once are all answered" {
+	start_daemon -s app.js -w 3
+	wait_for 10 grep -q 'deploy done' "$LOG"
+	clients=""
+	for i in $(seq 1 200); do
+		timeout 20 "$NODESOCKD" status -s app.js >"status.$i" 2>&1 &
+		clients="$clients $!"
+	done
+	for p in $clients; do wait "$p" || true; done
+	[ "$(cat status.* | grep -c '^worker pid')" = 200 ]
+	[ "$(cat status.* | grep -c ' online ')" = 600 ]
+	alive "$DPID"
+}
+
+@test "a daemon killed with kill -9: the next one stops the old workers once its own are online" {
+	start_daemon -s app.js -w 2
+	wait_for 10 grep -q 'deploy done' "$LOG"
+	old="$(published_pid 0) $(published_pid 1)"
+	kill -KILL "$DPID"
+	wait_for 5 gone "$DPID"
+	# The old workers serve on meanwhile.
+	for p in $old; do alive "$p"; done
+	[ "$(get app.0.sock)" = "$(published_pid 0) 0" ]
+	start_daemon -s app.js -w 2
+	wait_for 10 logged 2 'deploy done'
+	for p in $old; do
+		wait_for 10 gone "$p"
+		grep -q "worker (pid $p) of an earlier nodesockd still serves on $PWD/app.[01].sock.$p" "$LOG"
+		grep -q "worker (pid $p) of an earlier nodesockd: stopping it" "$LOG"
+		[ ! -e "app.0.sock.$p" ] && [ ! -e "app.1.sock.$p" ]
+	done
+	[ "$(ls app.*.sock.* | wc -l)" = 2 ]
+	[ "$(get app.1.sock)" = "$(published_pid 1) 1" ]
+}
+
+@test "workers using the helper exit on their own when the daemon dies" {
+	echo "{\"script\": \"$FIXDIR/helper-app.js\", \"workers\": 2}" >app.json
+	start_daemon -c app.json
+	wait_for 10 grep -q 'deploy done' "$LOG"
+	old="$(published_pid 0) $(published_pid 1)"
+	kill -KILL "$DPID"
+	for p in $old; do wait_for 10 gone "$p"; done
+	grep -q 'worker 0 disconnected' "$LOG"
+	# Their sockets are left; the next daemon removes them, as no one answers.
+	start_daemon -c app.json
+	wait_for 10 logged 2 'deploy done'
+	[ "$(ls app.*.sock.* | wc -l)" = 2 ]
+	! grep -q 'earlier nodesockd' "$LOG"
+}
+
+# The permission tests run as real users: the daemon as "app" in tmpDir
+# owned app:web, mode u=rwx,g=rsx,o= (2750), a web server in group "web",
+# and a stranger in neither.
+perm_setup() {
+	[ "$(id -u)" = 0 ] || skip "needs root to create users"
+	suffix=$$
+	APPU=nsdapp$suffix WEBG=nsdweb$suffix WEBU=nsdwww$suffix OTHU=nsdoth$suffix
+	groupadd "$WEBG" && useradd -M -U -s /bin/sh "$APPU" &&
+	    useradd -M -N -g "$WEBG" -s /bin/sh "$WEBU" && useradd -M -U -s /bin/sh "$OTHU" ||
+	    { perm_teardown; false; }
+	echo "$APPU $WEBU $OTHU" >users
+	PERMDIR=$(mktemp -d /tmp/nodesockd-perm.XXXXXX)
+	echo "$PERMDIR" >permdir
+	chmod 755 "$PERMDIR"
+	mkdir "$PERMDIR/app" "$PERMDIR/app/run"
+	cp app.js "$PERMDIR/app/"
+	echo '{"script": "app.js", "tmpDir": "run", "workers": 2}' >"$PERMDIR/app/app.json"
+	chown -R "$APPU:$APPU" "$PERMDIR/app"
+	chown "$APPU:$WEBG" "$PERMDIR/app/run"
+	chmod u=rwx,g=rsx,o= "$PERMDIR/app/run"
+}
+
+perm_teardown() {
+	local u
+	teardown
+	for u in $(cat users 2>/dev/null); do userdel "$u" 2>/dev/null; done
+	[ -n "${WEBG:-}" ] && groupdel "$WEBG" 2>/dev/null
+	[ -s permdir ] && rm -rf "$(cat permdir)"
+	return 0
+}
+
+as() {
+	local u=$1
+	shift
+	setpriv --reuid "$u" --regid "$(id -g "$u")" --init-groups "$@"
+}
+
+@test "permissions: group web reaches the worker sockets, not the control socket; others reach nothing" {
+	perm_setup
+	trap perm_teardown EXIT
+	LOG="$BATS_TEST_TMPDIR/daemon.log"
+	as "$APPU" "$NODESOCKD" -c "$PERMDIR/app/app.json" 3>&- >>"$LOG" 2>&1 &
+	DPID=$!
+	echo "$DPID" >>pids
+	run=$PERMDIR/app/run
+	wait_for 10 grep -q 'deploy done' "$LOG"
+	# Sockets: the workers' are app:web 0660 through the setgid directory.
+	p0=$(published_pid 0)
+	[ "$(stat -c '%U:%G %a' "$run/app.0.sock.$p0")" = "$APPU:$WEBG 660" ]
+	[ "$(stat -c '%U:%G %a' "$run/nodesockd.ipc")" = "$APPU:$WEBG 600" ]
+	# The web server's user.
+	run -0 as "$WEBU" curl -sS --max-time 5 --unix-socket "$run/app.0.sock" http://localhost/
+	[ "$output" = "$p0 0" ]
+	run -2 as "$WEBU" "$NODESOCKD" status -i "$run/nodesockd.ipc"
+	[[ "$output" == *"Permission denied" ]]
+	# A stranger.
+	run ! as "$OTHU" curl -sS --max-time 5 --unix-socket "$run/app.0.sock" http://localhost/
+	run -2 as "$OTHU" "$NODESOCKD" status -i "$run/nodesockd.ipc"
+	# The daemon's own user commands it.
+	run -0 as "$APPU" "$NODESOCKD" restart -c "$PERMDIR/app/app.json"
+	[ "$(as "$WEBU" curl -sS --max-time 5 --unix-socket "$run/app.1.sock" http://localhost/)" = "$(published_pid 1) 1" ]
+}
+
+@test "an unwritable tmpDir fails the deploy clearly; the old workers serve on; fixed, it recovers" {
+	perm_setup
+	trap perm_teardown EXIT
+	LOG="$BATS_TEST_TMPDIR/daemon.log"
+	as "$APPU" "$NODESOCKD" -c "$PERMDIR/app/app.json" 3>&- >>"$LOG" 2>&1 &
+	DPID=$!
+	echo "$DPID" >>pids
+	run=$PERMDIR/app/run
+	wait_for 10 grep -q 'deploy done' "$LOG"
+	old="$(published_pid 0) $(published_pid 1)"
+	chmod 2550 "$run"
+	run -1 as "$APPU" "$NODESOCKD" restart -c "$PERMDIR/app/app.json"
+	[[ "$output" =~ ^nodesockd:\ restart:\ worker\ [01]\ failed\ to\ come\ online:\ exited\ with\ status\ 1$ ]]
+	[ "$(published_pid 0) $(published_pid 1)" = "$old" ]
+	[ "$(curl -sS --max-time 5 --unix-socket "$run/app.0.sock" http://localhost/)" = "$(published_pid 0) 0" ]
+	# A crash meanwhile: retried with back-off until the directory is fixed.
+	kill -KILL "$(published_pid 1)"
+	wait_for 10 grep -q 'restarting in 100ms' "$LOG"
+	chmod 2750 "$run"
+	wait_for 40 republished 1 "${old#* }"
+	[ "$(curl -sS --max-time 5 --unix-socket "$run/app.1.sock" http://localhost/)" = "$(published_pid 1) 1" ]
+	run -0 as "$APPU" "$NODESOCKD" restart -c "$PERMDIR/app/app.json"
+}
