@@ -1,0 +1,133 @@
+# What ships beside the program: the man page and --help, make install,
+# make static, and the files of example/.
+load helpers
+
+ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+MAN="$ROOT/nodesockd.1"
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+}
+
+# need TOOL: skip the test when TOOL is not installed.
+need() {
+	command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed"
+}
+
+# copytree: the sources of the program, in ./src, to build there.
+copytree() {
+	mkdir src
+	cp "$ROOT"/*.c "$ROOT"/*.h "$ROOT/Makefile" "$ROOT/config.mk" "$MAN" src/
+}
+
+# section NAME: the mdoc source of one section of the man page.
+section() {
+	awk -v s=".Sh $1" '$0 == s { f = 1; next } /^\.Sh / { f = 0 } f' "$MAN"
+}
+
+# rendered: the man page as plain text, one paragraph a line, blanks squeezed.
+rendered() {
+	mandoc -T ascii -O width=1000 "$MAN" | sed 's/.\x08//g' | tr -s ' \t' '  '
+}
+
+# helpsection NAME: the entries under "NAME:" in --help, one a line,
+# continuation lines joined.
+helpsection() {
+	"$NODESOCKD" --help | awk -v s="$1:" '
+		$0 == s { f = 1; next }
+		f && /^$/ { f = 0 }
+		f && /^  [^ ]/ { if (e != "") print e; e = $0; next }
+		f { sub(/^ +/, " "); e = e $0 }
+		END { if (e != "") print e }' | tr -s ' ' ' '
+}
+
+@test "the man page passes mandoc -T lint without a warning" {
+	need mandoc
+	run -0 mandoc -T lint -W warning "$MAN"
+	[ "$output" = "" ]
+}
+
+@test "the man page renders without a warning with groff and man -l" {
+	need groff
+	run -0 groff -mdoc -ww -z "$MAN"
+	[ "$output" = "" ]
+	need man
+	MANWIDTH=80 man -l "$MAN" >page.txt 2>err.txt
+	[ ! -s err.txt ] || { cat err.txt; false; }
+	grep -q '^SYNOPSIS' page.txt
+	grep -q '^EXIT STATUS' page.txt
+}
+
+@test "--help and the man page name the same options and commands" {
+	# Options: the long ones in --help, and in the man page's OPTIONS.
+	help=$(helpsection options | grep -o -- '--[a-z-]*' | sort)
+	man=$(section OPTIONS | sed -n 's/^\.It Fl [a-zA-Z] , Fl \\-\([a-z-]*\).*/--\1/p' | sort)
+	[ "$help" = "$man" ] || { echo "--help: " $help; echo "man page:" $man; false; }
+	[ "$(echo "$help" | wc -l)" = 10 ]
+	# Their short forms.
+	help=$(helpsection options | sed -n 's/^ *\(-[a-zA-Z]\),.*/\1/p' | sort)
+	man=$(section OPTIONS | sed -n 's/^\.It Fl \([a-zA-Z]\) , .*/-\1/p' | sort)
+	[ "$help" = "$man" ]
+	# Commands: in --help, and each an .It Cm of CONTROL.
+	help=$(helpsection commands | awk '{ print $1 }' | sort)
+	man=$(section CONTROL | sed -n 's/^\.It Cm \([a-z]*\).*/\1/p' | sort)
+	[ "$help" = "$man" ] || { echo "--help: " $help; echo "man page:" $man; false; }
+	[ "$(echo "$help" | wc -l)" = 6 ]
+	# And the synopsis of each is the same.
+	need mandoc
+	help=$("$NODESOCKD" --help | sed -n '/^usage:/,/^$/p' | sed 's/^usage://' |
+	    awk '/^ *nodesockd/ { if (l) print l; l = $0; next } NF { l = l " " $0 } END { print l }' |
+	    tr -s ' ' ' ' | sed 's/^ //')
+	man=$(mandoc -T ascii -O width=1000 "$MAN" | sed 's/.\x08//g' |
+	    sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed -n 's/^ *\(nodesockd.*\)/\1/p' | tr -s ' ' ' ')
+	[ "$help" = "$man" ] || { echo "--help:"; echo "$help"; echo "man page:"; echo "$man"; false; }
+}
+
+@test "--help says each command and option in the words of the man page" {
+	need mandoc
+	page=$(rendered | tr 'A-Z' 'a-z')
+	while IFS= read -r entry; do
+		# The words after the option (and its argument) or the command.
+		words=$(echo "$entry" | sed -E 's/^ (-[a-zA-Z], --[a-z-]+( [A-Z]+)?|[a-z]+) //')
+		lower=$(echo "$words" | tr 'A-Z' 'a-z')
+		[[ "$page" == *"$lower"* ]] || { echo "not in the man page: $words"; false; }
+	done < <(helpsection commands; helpsection options)
+}
+
+@test "the man page gives every config key with its default" {
+	keys=$(sed -n 's/^\t\[K_[A-Z]*\] *= { "\([a-zA-Z]*\)",.*/\1/p' "$ROOT/config.c")
+	[ "$(echo "$keys" | wc -l)" = 11 ]
+	for k in $keys; do
+		entry=$(section CONFIGURATION | awk -v k="$k" '
+			$1 == ".It" && $2 == "Cm" { f = ($3 == k) } f')
+		[ -n "$entry" ] || { echo "no .It Cm $k in CONFIGURATION"; false; }
+		[[ "$entry" == *"Default"* || "$entry" == *"Required"* ]] ||
+		    { echo "no default for $k"; false; }
+	done
+}
+
+@test "the man page gives every state, control reply and worker variable of the code" {
+	states=$(grep -o '\[W_[A-Z]*\] = "[a-z]*"' "$ROOT/nodesockd.c" | cut -d'"' -f2)
+	[ "$(echo "$states" | wc -l)" = 6 ]
+	for st in $states; do
+		section DESCRIPTION | grep -q "^\.It $st\$" || { echo "state $st"; false; }
+	done
+	for st in restarting down stopped; do
+		grep -q "\"$st\"" "$ROOT/nodesockd.c" || { echo "code lacks: $st"; false; }
+		section CONTROL | grep -qw "$st" || { echo "slot state $st"; false; }
+	done
+	for v in $(grep -o 'setenv("[A-Z_]*"' "$ROOT/nodesockd.c" | cut -d'"' -f2) LISTEN_ON; do
+		section "THE WORKER CHANNEL" | grep -q "^\.It Ev $v\>" || { echo "variable $v"; false; }
+	done
+	for msg in "already running" "busy: a %s is under way" "interrupted by stop" \
+	    "line too long" "unknown command" "resumed %d workers"; do
+		grep -q "$msg" "$ROOT/nodesockd.c" "$ROOT/ipc.c" || { echo "code lacks: $msg"; false; }
+	done
+	for msg in "already running" "busy: a deploy is under way" "busy: a stop is under way" \
+	    "interrupted by stop" "line too long" "unknown command" "resumed 2 workers"; do
+		grep -q "$msg" "$MAN" || { echo "man page lacks: $msg"; false; }
+	done
+	for s in SIGHUP SIGTERM SIGINT; do
+		section SIGNALS | grep -q "Dv $s" || { echo "signal $s"; false; }
+	done
+}
