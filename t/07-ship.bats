@@ -131,3 +131,52 @@ helpsection() {
 		section SIGNALS | grep -q "Dv $s" || { echo "signal $s"; false; }
 	done
 }
+
+@test "make install and uninstall honour DESTDIR, PREFIX and MANPREFIX" {
+	copytree
+	make -C src >/dev/null
+	d="$BATS_TEST_TMPDIR/dest"
+	run -0 make -C src install DESTDIR="$d" PREFIX=/usr
+	[ -x "$d/usr/bin/nodesockd" ]
+	run -0 "$d/usr/bin/nodesockd" --version
+	version=${output#nodesockd }
+	[ "$(grep '^\.Os' "$d/usr/share/man/man1/nodesockd.1")" = ".Os nodesockd\\-$version" ]
+	! grep -q VERSION "$d/usr/share/man/man1/nodesockd.1"
+	[ "$(stat -c %a "$d/usr/share/man/man1/nodesockd.1")" = 644 ]
+	run -0 make -C src uninstall DESTDIR="$d" PREFIX=/usr
+	[ -z "$(find "$d" -type f)" ]
+	run -0 make -C src install DESTDIR="$d" PREFIX=/opt/nsd MANPREFIX=/opt/man
+	[ -x "$d/opt/nsd/bin/nodesockd" ]
+	[ -f "$d/opt/man/man1/nodesockd.1" ]
+	run -0 make -C src uninstall DESTDIR="$d" PREFIX=/opt/nsd MANPREFIX=/opt/man
+	[ -z "$(find "$d" -type f)" ]
+}
+
+@test "make static: a small static binary that runs workers, apart from make's" {
+	need musl-gcc
+	copytree
+	make -C src >/dev/null
+	run -0 make -C src static
+	bin=src/nodesockd-static
+	size=$(stat -c %s "$bin")
+	[ "$size" -lt 102400 ] || { echo "$size bytes"; false; }
+	# No program interpreter: the kernel runs it as it is.
+	! od -A n -c -N 4096 "$bin" | tr -d ' \n' | grep -q 'ld-linux\|ld-musl'
+	if command -v file >/dev/null; then
+		file "$bin" | grep -q 'statically linked'
+		file src/nodesockd | grep -q 'dynamically linked'
+	fi
+	run -0 "$bin" --version
+	[[ "$output" =~ ^nodesockd\ [0-9] ]]
+	# The objects and the binary of make are untouched and up to date.
+	make -C src -q nodesockd
+	# It runs a worker.
+	cp "$FIX/app.js" .
+	NODESOCKD="$PWD/$bin" start_daemon -s app.js
+	wait_for 10 grep -q 'deploy done: 1 worker online' "$LOG"
+	[ "$(get app.0.sock)" = "$(published_pid 0) 0" ]
+	kill -TERM "$DPID"
+	wait_for 10 gone "$DPID"
+	wait "$DPID"
+	[ ! -e app.0.sock ]
+}
