@@ -180,3 +180,72 @@ helpsection() {
 	wait "$DPID"
 	[ ! -e app.0.sock ]
 }
+
+@test "the example runs as the README says, and holds requests while suspended" {
+	grep -q '^    make && ./nodesockd -c example/nodesockd.json$' "$ROOT/README"
+	grep -q '^    make check$' "$ROOT/README"
+	cp -r "$ROOT/example" .
+	cp "$ROOT/index.js" "$ROOT/package.json" .
+	start_daemon -c example/nodesockd.json
+	wait_for 10 grep -q 'deploy done: 2 workers online' "$LOG"
+	[[ "$(get example/app.0.sock)" == "hello from worker 0 (pid $(published_pid 0))" ]]
+	[[ "$(get example/app.1.sock)" == "hello from worker 1 (pid $(published_pid 1))" ]]
+	run -0 "$NODESOCKD" restart --suspended -c example/nodesockd.json
+	get example/app.1.sock >held.out &
+	held=$!
+	echo "$held" >>pids
+	sleep 0.5
+	[ ! -s held.out ]
+	alive "$held"
+	run -0 "$NODESOCKD" resume -c example/nodesockd.json
+	[ "$output" = "resumed 2 workers" ]
+	wait "$held"
+	[ "$(cat held.out)" = "hello from worker 1 (pid $(published_pid 1))" ]
+}
+
+@test "example/nginx.conf passes nginx -t" {
+	need nginx
+	mkdir -p prefix/logs run
+	sed "s#/srv/app/run/#$PWD/run/#g" "$ROOT/example/nginx.conf" >site.conf
+	grep -q "server unix:$PWD/run/app.0.sock max_fails=0;" site.conf
+	grep -q "server unix:$PWD/run/app.1.sock max_fails=0;" site.conf
+	cat >nginx.conf <<-EOF
+	pid $PWD/prefix/nginx.pid;
+	error_log $PWD/prefix/logs/error.log;
+	events {}
+	http {
+		access_log off;
+		include $PWD/site.conf;
+	}
+	EOF
+	run -0 nginx -t -p "$PWD/prefix" -e "$PWD/prefix/logs/error.log" -c "$PWD/nginx.conf"
+	[[ "$output" == *"test is successful"* ]]
+	# The single-socket form in its comment too.
+	sed -n 's/^#\t//p' site.conf | grep -v '^$' >single.conf
+	grep -q 'proxy_pass http://unix:' single.conf
+	printf 'pid %s;\nerror_log %s;\nevents {}\nhttp { server { listen 8080;\n%s\n} }\n' \
+	    "$PWD/prefix/nginx.pid" "$PWD/prefix/logs/error.log" "$(cat single.conf)" >single-nginx.conf
+	run -0 nginx -t -p "$PWD/prefix" -e "$PWD/prefix/logs/error.log" -c "$PWD/single-nginx.conf"
+}
+
+@test "example/nodesockd.service passes systemd-analyze verify" {
+	need systemd-analyze
+	# verify wants ExecStart's program to exist: point it at ours.
+	sed "s#/usr/local/bin/nodesockd#$ROOT/nodesockd#g" "$ROOT/example/nodesockd.service" >nodesockd.service
+	run -0 systemd-analyze verify --man=no ./nodesockd.service
+	[ "$output" = "" ]
+	grep -q '^KillMode=mixed$' nodesockd.service
+	grep -q '^ExecStart=.* -c /srv/app/nodesockd.json$' nodesockd.service
+}
+
+@test "the runit and s6 run scripts are valid sh" {
+	cd "$ROOT/example"
+	for f in runit/run runit/log/run s6/nodesockd/run; do
+		[ -x "$f" ] || { echo "$f is not executable"; false; }
+		sh -n "$f"
+		if command -v shellcheck >/dev/null; then
+			shellcheck "$f"
+		fi
+	done
+	[ "$(cat s6/nodesockd/type)" = longrun ]
+}
