@@ -6,6 +6,7 @@ include config.mk
 
 SRC = nodesockd.c config.c ipc.c json.c
 OBJ = $(SRC:.c=.o)
+BIN = nodesockd
 
 all: nodesockd
 
@@ -17,8 +18,13 @@ $(OBJ): nodesockd.h config.mk
 nodesockd: $(OBJ)
 	$(CC) -o $@ $(OBJ) $(LDFLAGS)
 
-static: clean
-	$(MAKE) CC=musl-gcc LDFLAGS=-static
+# Built apart, in one step from the sources, so that the objects and the
+# binary of `make` stay what they are. `make install BIN=nodesockd-static`
+# installs it.
+static: nodesockd-static
+
+nodesockd-static: $(SRC) nodesockd.h config.mk
+	$(STATICCC) $(CFLAGS) $(CPPFLAGS) -o $@ $(SRC) $(STATICLDFLAGS)
 
 check: nodesockd
 	bats $(BATSFLAGS) t
@@ -26,11 +32,11 @@ check: nodesockd
 test: check
 
 clean:
-	rm -f nodesockd $(OBJ)
+	rm -f nodesockd nodesockd-static $(OBJ)
 
-install: all
+install: $(BIN)
 	mkdir -p $(DESTDIR)$(PREFIX)/bin
-	cp -f nodesockd $(DESTDIR)$(PREFIX)/bin
+	cp -f $(BIN) $(DESTDIR)$(PREFIX)/bin/nodesockd
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/nodesockd
 	mkdir -p $(DESTDIR)$(MANPREFIX)/man1
 	sed "s/VERSION/$(VERSION)/g" < nodesockd.1 > $(DESTDIR)$(MANPREFIX)/man1/nodesockd.1

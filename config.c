@@ -62,26 +62,43 @@ static const char *cmdname[] = {
 	[C_CTL] = "ctl",
 };
 
+/* Every command and option in the same words as in nodesockd.1, which
+ * t/07-ship.bats checks. */
 static const char usage[] =
 "usage: nodesockd [-c FILE] [-s SCRIPT] [-e VAR] [-t DIR] [-o PATTERN]\n"
-"                 [-i FILE] [-w N]            run the daemon in the foreground\n"
-"       nodesockd start [-u] [-c FILE | -i FILE]   start the workers\n"
-"       nodesockd stop [-c FILE | -i FILE]         stop the workers\n"
-"       nodesockd restart [-u] [-c FILE | -i FILE] replace every worker\n"
-"       nodesockd resume [-c FILE | -i FILE]       resume suspended workers\n"
-"       nodesockd status [-c FILE | -i FILE]       one line per worker\n"
-"       nodesockd ctl [-c FILE | -i FILE]          control lines from stdin\n"
+"                 [-i FILE] [-w N]\n"
+"       nodesockd start [-u] [-c FILE | -i FILE]\n"
+"       nodesockd stop [-c FILE | -i FILE]\n"
+"       nodesockd restart [-u] [-c FILE | -i FILE]\n"
+"       nodesockd resume [-c FILE | -i FILE]\n"
+"       nodesockd status [-c FILE | -i FILE]\n"
+"       nodesockd ctl [-c FILE | -i FILE]\n"
+"       nodesockd -h | -V\n"
 "\n"
-"  -c, --config FILE        JSON config file; relative paths are from its directory\n"
-"  -s, --script SCRIPT      the app, run as `node SCRIPT`\n"
-"  -e, --listen-var VAR     variable with the worker's socket path (LISTEN_ON)\n"
-"  -t, --tmp-dir DIR        directory of the sockets (the base directory)\n"
-"  -o, --socket-file NAME   socket name pattern in DIR (app.{worker}.sock)\n"
-"  -i, --ipc-file FILE      control socket, relative to DIR (nodesockd.ipc)\n"
-"  -w, --workers N          number of workers (1)\n"
-"  -u, --suspended          start new workers suspended, until `resume`\n"
-"  -h, --help               this help\n"
-"  -V, --version            the version\n";
+"The first form runs the daemon in the foreground; the others send it a\n"
+"command over its control socket. See nodesockd(1).\n"
+"\n"
+"commands:\n"
+"  start      start the workers if they are stopped\n"
+"  stop       stop the workers; the daemon stays up\n"
+"  restart    replace every worker with zero downtime (a deploy)\n"
+"  resume     let suspended workers serve\n"
+"  status     print one line per worker\n"
+"  ctl        send control lines from standard input and print every reply\n"
+"\n"
+"options:\n"
+"  -c, --config FILE          the JSON config file\n"
+"  -s, --script SCRIPT        the app's main script, run as node SCRIPT\n"
+"  -e, --listen-var VAR       the variable with the socket path\n"
+"                             (default LISTEN_ON)\n"
+"  -t, --tmp-dir DIR          where the sockets are (default the base directory)\n"
+"  -o, --socket-file PATTERN  the socket name in DIR (default app.{worker}.sock)\n"
+"  -i, --ipc-file FILE        the control socket, relative to DIR\n"
+"                             (default nodesockd.ipc)\n"
+"  -w, --workers N            the number of workers (default 1)\n"
+"  -u, --suspended            start new workers suspended, until resume\n"
+"  -h, --help                 print the usage and exit\n"
+"  -V, --version              print the version and exit\n";
 
 static const char *cfgfile;	/* for messages: the -c argument */
 

@@ -12,3 +12,7 @@ LDFLAGS  =
 
 # compiler and linker
 CC = cc
+
+# make static: musl, linked statically and stripped
+STATICCC      = musl-gcc
+STATICLDFLAGS = -static -s
