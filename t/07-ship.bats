@@ -120,7 +120,7 @@ helpsection() {
 		section "THE WORKER CHANNEL" | grep -q "^\.It Ev $v\>" || { echo "variable $v"; false; }
 	done
 	for msg in "already running" "busy: a %s is under way" "interrupted by stop" \
-	    "line too long" "unknown command" "resumed %d workers"; do
+	    "line too long" "unknown command" "resumed %d worker%s"; do
 		grep -q "$msg" "$ROOT/nodesockd.c" "$ROOT/ipc.c" || { echo "code lacks: $msg"; false; }
 	done
 	for msg in "already running" "busy: a deploy is under way" "busy: a stop is under way" \
