@@ -504,9 +504,10 @@ message(struct worker *w, char *line)
 	if (*line != '"')
 		return;		/* Node's own {"cmd":"NODE_..."}, the app's */
 	if (json_parse(line, strlen(line), t, LEN(t), &e) < 0) {
-		if (!w->warned++)
+		if (!w->warned)
 			logw(w, "sent a line that is not JSON (%d:%d: %s), ignored",
 			    e.line, e.col, e.msg);
+		w->warned = 1;
 		return;
 	}
 	if (json_streq(line, &t[0], "online") && w->state == W_STARTING) {
@@ -545,8 +546,10 @@ readchan(struct worker *w)
 		return;
 	}
 	while ((r = lines_next(&w->in, &line)) != 0) {
-		if (r < 0)
+		if (r < 0 && !w->warned)
 			logw(w, "sent a line longer than %d bytes, ignored", LINEMAX - 1);
+		if (r < 0)
+			w->warned = 1;
 		else
 			message(w, line);
 		if (w->chan < 0)
