@@ -288,7 +288,7 @@ spawn(int id, int suspended)
 static void
 become(struct worker *w, enum wstate st)
 {
-	static const int *timeout[] = {
+	static const int *timeout[W_KILLED + 1] = {
 		[W_STARTING] = &cfg.onlinetimeout, [W_DRAINING] = &cfg.draindelay,
 		[W_STOPPING] = &cfg.shutdowntimeout,
 	};
