@@ -111,6 +111,8 @@ static int nleft;
 static long long sweep;		/* when to signal them; 0: not yet */
 static int swept;		/* they have had SIGTERM */
 static char pubwhy[256];	/* why the last swap() failed */
+static struct pollfd *pfd;	/* what poll(2) watches, sized by fillpoll() */
+static size_t npfd;
 
 static void
 vwarn(const char *fmt, va_list ap)
@@ -570,9 +572,14 @@ stopped(void)
 	reply(&stop.c, "ok");
 	if (!quitting)
 		return;
-	for (c = clients; c; c = c->next)
-		ipc_flush(c);
 	unlink(cfg.ipc);
+	while ((c = clients)) {
+		clients = c->next;
+		ipc_flush(c);
+		ipc_free(c);
+	}
+	free(slots);
+	free(pfd);
 	exit(0);
 }
 
@@ -961,7 +968,7 @@ reapclients(void)
 }
 
 static int
-fillpoll(struct pollfd **pfd, size_t *size)
+fillpoll(void)
 {
 	struct client *c;
 	struct worker *w;
@@ -971,28 +978,28 @@ fillpoll(struct pollfd **pfd, size_t *size)
 		n++;
 	for (w = workers; w; w = w->next)
 		n++;
-	if (n > *size) {
-		free(*pfd);
-		if (!(*pfd = calloc(n * 2, sizeof(**pfd))))
+	if (n > npfd) {
+		free(pfd);
+		if (!(pfd = calloc(n * 2, sizeof(*pfd))))
 			die("calloc:");
-		*size = n * 2;
+		npfd = n * 2;
 	}
 	n = 0;
-	(*pfd)[n].fd = selfpipe[0];
-	(*pfd)[n++].events = POLLIN;
-	(*pfd)[n].fd = lfd;
-	(*pfd)[n++].events = POLLIN;
+	pfd[n].fd = selfpipe[0];
+	pfd[n++].events = POLLIN;
+	pfd[n].fd = lfd;
+	pfd[n++].events = POLLIN;
 	for (c = clients; c; c = c->next) {
-		(*pfd)[n].fd = c->fd;
-		(*pfd)[n].events = (!c->waiting && !c->eof && c->outlen < OUTMAX ? POLLIN : 0)
+		pfd[n].fd = c->fd;
+		pfd[n].events = (!c->waiting && !c->eof && c->outlen < OUTMAX ? POLLIN : 0)
 		    | (c->outlen ? POLLOUT : 0);
-		if (!(*pfd)[n].events)
-			(*pfd)[n].fd = -1;
+		if (!pfd[n].events)
+			pfd[n].fd = -1;
 		n++;
 	}
 	for (w = workers; w; w = w->next) {
-		(*pfd)[n].fd = w->chan;
-		(*pfd)[n++].events = POLLIN;
+		pfd[n].fd = w->chan;
+		pfd[n++].events = POLLIN;
 	}
 	return n;
 }
@@ -1065,8 +1072,6 @@ setup(void)
 int
 main(int argc, char *argv[])
 {
-	struct pollfd *pfd = NULL;
-	size_t size = 0;
 	int n;
 
 	config_load(&cfg, argc, argv);
@@ -1079,7 +1084,7 @@ main(int argc, char *argv[])
 	    cfg.workers, cfg.workers > 1 ? "s" : "", cfg.script, cfg.ipc);
 	deploybegin(NULL, 0);
 	for (;;) {
-		n = fillpoll(&pfd, &size);
+		n = fillpoll();
 		if (poll(pfd, n, timeout()) < 0 && errno != EINTR)
 			die("poll:");
 		if (pfd[0].revents & POLLIN)
