@@ -26,13 +26,22 @@ static: nodesockd-static
 nodesockd-static: $(SRC) nodesockd.h config.mk
 	$(STATICCC) $(CFLAGS) $(CPPFLAGS) -o $@ $(SRC) $(STATICLDFLAGS)
 
-check: nodesockd
-	bats $(BATSFLAGS) t
+# The daemon built with AddressSanitizer and UndefinedBehaviorSanitizer:
+# `make check SAN=1` runs the tests against it (t/helpers.bash fails a test
+# whose daemon or client reported anything).
+nodesockd-san: $(SRC) nodesockd.h config.mk
+	$(SANCC) $(CFLAGS) $(SANFLAGS) $(CPPFLAGS) -o $@ $(SRC)
+
+TESTBIN = nodesockd
+TESTBIN1 = nodesockd-san
+
+check: nodesockd $(TESTBIN$(SAN))
+	NODESOCKD="$$PWD/$(TESTBIN$(SAN))" bats $(BATSFLAGS) t
 
 test: check
 
 clean:
-	rm -f nodesockd nodesockd-static $(OBJ)
+	rm -f nodesockd nodesockd-static nodesockd-san $(OBJ)
 
 install: $(BIN)
 	mkdir -p $(DESTDIR)$(PREFIX)/bin

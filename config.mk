@@ -16,3 +16,8 @@ CC = cc
 # make static: musl, linked statically and stripped
 STATICCC      = musl-gcc
 STATICLDFLAGS = -static -s
+
+# make check SAN=1: the daemon under ASan and UBSan, stopping at the first error
+SANCC    = clang
+SANFLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+           -fno-sanitize-recover=all

@@ -146,7 +146,7 @@ pids_now() {
 	[ -S nodesockd.ipc ]
 	for p in $(worker_pids); do kill -KILL "$p"; done
 	start_daemon -c app.json
-	wait_for 10 logged 2 'deploy done'
+	wait_for 20 logged 2 'deploy done'
 	run -0 "$NODESOCKD" status -c app.json
 	# A file that is not a socket is not taken for a stale one.
 	run -0 "$NODESOCKD" stop -c app.json
@@ -204,12 +204,15 @@ pids_now() {
 @test "a client that hangs up mid-command disturbs neither the command nor the daemon" {
 	up
 	old=$(pids_now)
+	# The new workers take a while to boot: the client is surely mid-command.
+	mv app.js real.js
+	echo 'setTimeout(() => require("./real.js"), 1500);' >app.js
 	"$NODESOCKD" restart -c app.json 3>&- &
 	client=$!
 	echo "$client" >>pids
 	wait_for 5 logged 4 started
 	kill -KILL "$client"
-	wait_for 10 logged 2 'deploy done'
+	wait_for 20 logged 2 'deploy done'
 	[ "$(pids_now)" != "$old" ]
 	run -0 "$NODESOCKD" status -c app.json
 	[ "$(get app.0.sock)" = "$(published_pid 0) 0" ]

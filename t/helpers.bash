@@ -2,7 +2,14 @@
 # started per test and cleaned up by pid in teardown.
 bats_require_minimum_version 1.5.0
 
-NODESOCKD="$BATS_TEST_DIRNAME/../nodesockd"
+# The binary under test: `make check` names it (nodesockd, or nodesockd-san
+# for `make check SAN=1`); by hand, the one built in the checkout.
+NODESOCKD="${NODESOCKD:-$BATS_TEST_DIRNAME/../nodesockd}"
+
+# Sanitizer reports, from the daemon or a client, go to files that teardown
+# looks for: any report fails the test. (Node ignores these variables.)
+export ASAN_OPTIONS="log_path=$BATS_TEST_TMPDIR/sanitizer:detect_leaks=1"
+export UBSAN_OPTIONS="log_path=$BATS_TEST_TMPDIR/sanitizer:print_stacktrace=1"
 FIX="$BATS_TEST_DIRNAME/fixtures"
 
 # wait_for SECONDS CMD...: run CMD every 0.1 s until it succeeds.
@@ -71,7 +78,19 @@ teardown() {
 		kill -KILL -- "-$p" 2>/dev/null
 		kill -KILL "$p" 2>/dev/null
 	done
-	return 0
+	sanitized
+}
+
+# sanitized: no sanitizer report was written (each goes to sanitizer.PID).
+sanitized() {
+	local f ok=0
+	for f in "$BATS_TEST_TMPDIR"/sanitizer.*; do
+		[ -e "$f" ] || continue
+		echo "# sanitizer report $f:" >&2
+		cat "$f" >&2
+		ok=1
+	done
+	return "$ok"
 }
 
 # logged N PATTERN: at least N log lines match (for wait_for).
