@@ -161,12 +161,11 @@ pids_now() {
 @test "a user other than the daemon's is refused" {
 	[ "$(id -u)" = 0 ] || skip "needs root to create a user"
 	user=nsdtest$$
-	useradd -M -N -s /bin/sh "$user" || skip "useradd failed"
+	add_user "$user" -N
 	uid=$(id -u "$user")
 	chmod 755 "$BATS_TEST_TMPDIR"
 	up
 	run setpriv --reuid "$uid" --regid "$(id -g "$user")" --clear-groups "$NODESOCKD" status -c app.json
-	userdel "$user"
 	[ "$status" = 2 ]
 	[ "$output" = "nodesockd: cannot reach the daemon at $PWD/nodesockd.ipc: Permission denied" ]
 	alive "$DPID"

@@ -110,14 +110,14 @@ setup() {
 # and a stranger in neither.
 perm_setup() {
 	[ "$(id -u)" = 0 ] || skip "needs root to create users"
-	suffix=$$
+	suffix=$$$BATS_TEST_NUMBER
 	APPU=nsdapp$suffix WEBG=nsdweb$suffix WEBU=nsdwww$suffix OTHU=nsdoth$suffix
-	groupadd "$WEBG" && useradd -M -U -s /bin/sh "$APPU" &&
-	    useradd -M -N -g "$WEBG" -s /bin/sh "$WEBU" && useradd -M -U -s /bin/sh "$OTHU" ||
-	    { perm_teardown; false; }
-	echo "$APPU $WEBU $OTHU" >users
+	add_group "$WEBG"
+	add_user "$APPU" -U
+	add_user "$WEBU" -N -g "$WEBG"
+	add_user "$OTHU" -U
 	PERMDIR=$(mktemp -d /tmp/nodesockd-perm.XXXXXX)
-	echo "$PERMDIR" >permdir
+	echo "$PERMDIR" >>"$BATS_TEST_TMPDIR/dirs"
 	chmod 755 "$PERMDIR"
 	mkdir "$PERMDIR/app" "$PERMDIR/app/run"
 	cp app.js "$PERMDIR/app/"
@@ -127,13 +127,14 @@ perm_setup() {
 	chmod u=rwx,g=rsx,o= "$PERMDIR/app/run"
 }
 
-perm_teardown() {
-	local u
-	teardown
-	for u in $(cat users 2>/dev/null); do userdel "$u" 2>/dev/null; done
-	[ -n "${WEBG:-}" ] && groupdel "$WEBG" 2>/dev/null
-	[ -s permdir ] && rm -rf "$(cat permdir)"
-	return 0
+# daemon_as USER ARGS...: start_daemon as USER. (Not through as(): in the
+# background a function runs in a subshell, and $! would be the subshell's.)
+daemon_as() {
+	LOG="$BATS_TEST_TMPDIR/daemon.log"
+	setpriv --reuid "$1" --regid "$(id -g "$1")" --init-groups \
+	    "$NODESOCKD" "${@:2}" 3>&- >>"$LOG" 2>&1 &
+	DPID=$!
+	echo "$DPID" >>"$BATS_TEST_TMPDIR/pids"
 }
 
 as() {
@@ -144,11 +145,7 @@ as() {
 
 @test "permissions: group web reaches the worker sockets, not the control socket; others reach nothing" {
 	perm_setup
-	trap perm_teardown EXIT
-	LOG="$BATS_TEST_TMPDIR/daemon.log"
-	as "$APPU" "$NODESOCKD" -c "$PERMDIR/app/app.json" 3>&- >>"$LOG" 2>&1 &
-	DPID=$!
-	echo "$DPID" >>pids
+	daemon_as "$APPU" -c "$PERMDIR/app/app.json"
 	run=$PERMDIR/app/run
 	wait_for 10 grep -q 'deploy done' "$LOG"
 	# Sockets: the workers' are app:web 0660 through the setgid directory.
@@ -170,11 +167,7 @@ as() {
 
 @test "an unwritable tmpDir fails the deploy clearly; the old workers serve on; fixed, it recovers" {
 	perm_setup
-	trap perm_teardown EXIT
-	LOG="$BATS_TEST_TMPDIR/daemon.log"
-	as "$APPU" "$NODESOCKD" -c "$PERMDIR/app/app.json" 3>&- >>"$LOG" 2>&1 &
-	DPID=$!
-	echo "$DPID" >>pids
+	daemon_as "$APPU" -c "$PERMDIR/app/app.json"
 	run=$PERMDIR/app/run
 	wait_for 10 grep -q 'deploy done' "$LOG"
 	old="$(published_pid 0) $(published_pid 1)"

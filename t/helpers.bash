@@ -78,7 +78,22 @@ teardown() {
 		kill -KILL -- "-$p" 2>/dev/null
 		kill -KILL "$p" 2>/dev/null
 	done
+	for p in $(cat "$BATS_TEST_TMPDIR/users" 2>/dev/null); do userdel "$p"; done
+	for p in $(cat "$BATS_TEST_TMPDIR/groups" 2>/dev/null); do groupdel "$p"; done
+	for p in $(cat "$BATS_TEST_TMPDIR/dirs" 2>/dev/null); do rm -rf "$p"; done
 	sanitized
+}
+
+# add_user NAME [USERADD-OPTION...]: a user without a home for this test,
+# deleted by teardown; add_group NAME likewise.
+add_user() {
+	echo "$1" >>"$BATS_TEST_TMPDIR/users"
+	useradd -M -s /bin/sh "${@:2}" "$1"
+}
+
+add_group() {
+	echo "$1" >>"$BATS_TEST_TMPDIR/groups"
+	groupadd "$1"
 }
 
 # sanitized: no sanitizer report was written (each goes to sanitizer.PID).
