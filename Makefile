@@ -36,6 +36,7 @@ TESTBIN = nodesockd
 TESTBIN1 = nodesockd-san
 
 check: nodesockd $(TESTBIN$(SAN))
+	[ -d t/node_modules/express ] || (cd t && npm ci --no-audit --no-fund)
 	NODESOCKD="$$PWD/$(TESTBIN$(SAN))" bats $(BATSFLAGS) t
 
 test: check
