@@ -45,7 +45,9 @@ export declare function restart(): boolean;
  * `fallback`. Throws if there is nowhere to listen. Reports "online" once
  * listening; on "shutdown", or when the daemon goes away, closes the
  * listener, answers in-flight requests with `Connection: close`, drops idle
- * keep-alive connections and exits 0 when the last connection has ended.
+ * keep-alive connections (one that has not sent its first request yet may
+ * still send it, and is answered with `Connection: close`) and exits 0 when
+ * the last connection has ended.
  * Returns the server. May be called once per process.
  */
 export declare function listen<S extends Server>(server: S, fallback?: ListenTarget): S;

@@ -136,25 +136,33 @@ function drain(server) {
   // Stop accepting; exit once every connection has ended. An app with
   // long-lived connections (WebSockets, SSE) should end them itself on
   // "shutdown", or the daemon kills the worker after shutdownTimeout.
-  server.close(() => process.exit(0));
+  //
+  // Only the listener is closed: net.Server's close(), not http.Server's.
+  // Since Node 19 the latter also calls closeIdleConnections(), and where
+  // that counts a connection accepted but whose request is not parsed yet
+  // as idle (nodejs/node#63470), it would destroy a connection that Nginx
+  // has opened and sent its request on: a reset, and a 502 with a single
+  // socket. Such a connection is served instead, with `Connection: close`.
+  net.Server.prototype.close.call(server, () => process.exit(0));
   // Requests held by suspend() would never be released (a worker that was
   // never resumed must not serve), so the server would never close: go now.
   if (wake) process.exit(0);
   // In-flight responses that have not started yet end their connection; one
   // whose headers are out leaves its connection idle when done: close it then.
-  for (const res of managed.open) {
+  for (const [res, sock] of managed.open) {
     if (!res.headersSent) res.setHeader('Connection', 'close');
-    else res.once('close', () => closeIdle(server));
+    else res.once('close', () => closeIfIdle(sock));
   }
-  closeIdle(server);
+  for (const sock of managed.conns) closeIfIdle(sock);
 }
 
-// Drop keep-alive connections between requests (Node 18.2+; on older Node
-// they end at keepAliveTimeout).
-function closeIdle(server) {
-  if (typeof server.closeIdleConnections === 'function') {
-    server.closeIdleConnections();
-  }
+// Drop a keep-alive connection between two requests: one that has served a
+// request and has none in flight. A connection that has not sent its first
+// request yet is left to send it.
+function closeIfIdle(sock) {
+  if (!sock || sock.destroyed || !managed.served.has(sock)) return;
+  for (const s of managed.open.values()) if (s === sock) return;
+  sock.destroy();
 }
 
 // listen(server, fallback): the whole integration in one call.
@@ -165,8 +173,9 @@ function closeIdle(server) {
 // means a TCP port), else on `fallback` (a port, a path, or listen options).
 // Once listening it reports "online"; on "shutdown" (or if the daemon goes
 // away) it closes the listener, lets in-flight requests finish with
-// `Connection: close`, drops idle keep-alive connections and exits 0 when
-// the last connection has ended. Returns the server. Call it once.
+// `Connection: close`, drops idle keep-alive connections (a connection that
+// has not sent its first request yet may still send it, and is answered
+// with `Connection: close`) and exits 0 when the last connection has ended. Returns the server. Call it once.
 function listen(server, fallback) {
   if (managed) throw new Error('nodesockd: listen() may be called only once');
   if (!server || typeof server.listen !== 'function') {
@@ -185,15 +194,22 @@ function listen(server, fallback) {
   if (!(srv instanceof net.Server)) {
     throw new TypeError('nodesockd: listen() did not return a server');
   }
-  const open = new Set();                // responses not finished yet
-  managed = { server: srv, open };
+  const open = new Map();                // responses not finished yet -> socket
+  const conns = new Set();               // connections open
+  const served = new WeakSet();          // connections that sent a request
+  managed = { server: srv, open, conns, served };
 
-  // First in line, before the app writes anything: once stopping, every
-  // new response ends its connection; until then, track the in-flight ones.
+  srv.on('connection', (sock) => {
+    conns.add(sock);
+    sock.once('close', () => conns.delete(sock));
+  });
+  // First in line, before the app writes anything: track the in-flight
+  // responses; once stopping, every new one ends its connection.
   srv.prependListener('request', (req, res) => {
-    if (stopping) return res.setHeader('Connection', 'close');
-    open.add(res);
+    served.add(req.socket);
+    open.set(res, req.socket);
     res.once('close', () => open.delete(res));
+    if (stopping) res.setHeader('Connection', 'close');
   });
 
   srv.once('listening', () => send('online'));

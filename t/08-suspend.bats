@@ -117,3 +117,25 @@ state() {
 	run -0 node -e 'const n = require("nodesockd"); console.log(Object.keys(n).sort().join(" "), typeof n.suspend.express)'
 	[ "$output" = "getWorkerId isSuspended listen restart suspend function" ]
 }
+
+@test "on shutdown the helper drops idle keep-alive connections, and answers one that has not sent its request yet" {
+	echo "{\"script\": \"$FIX/helper-app.js\", \"drainDelay\": 100}" >app.json
+	up
+	old=$(published_pid 0)
+	GO="$PWD/go" node "$FIX/conns.js" app.0.sock >conns.out 2>&1 &
+	client=$!
+	echo "$client" >>pids
+	sleep 0.5
+	run -0 "$NODESOCKD" restart -c app.json
+	wait_for 10 grep -q 'worker 0 shutdown' "$LOG"
+	wait_for 5 grep -q '^keepalive closed after 1 responses$' conns.out
+	# The old worker waits for the fresh connection's request...
+	sleep 0.3
+	alive "$old"
+	touch go
+	wait_for 10 gone "$client"
+	wait "$client" || { cat conns.out; false; }
+	# ... answers it on its way out, and exits.
+	grep -q -x 'fresh closed after 1 responses, connection: close' conns.out
+	wait_for 10 grep -q "worker 0 (pid $old) exited with status 0" "$LOG"
+}
