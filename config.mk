@@ -16,3 +16,9 @@ CC = cc
 # make static: musl, linked statically and stripped
 STATICCC      = musl-gcc
 STATICLDFLAGS = -static -s
+
+# make fuzz: clang's libFuzzer with ASan and UBSan, seconds per target
+FUZZCC    = clang
+FUZZFLAGS = -std=c99 -Wall -Wextra -pedantic -g -O1 \
+            -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZTIME  = 30
