@@ -7,6 +7,8 @@ include config.mk
 SRC = nodesockd.c config.c ipc.c json.c
 OBJ = $(SRC:.c=.o)
 BIN = nodesockd
+FUZZ = json config ipc lines
+FUZZBIN = t/fuzz/bin/json t/fuzz/bin/config t/fuzz/bin/ipc t/fuzz/bin/lines
 
 all: nodesockd
 
@@ -41,8 +43,40 @@ check: nodesockd $(TESTBIN$(SAN))
 
 test: check
 
+# Each libFuzzer target for FUZZTIME seconds, on a scratch copy of its
+# corpus, so that what is committed stays a small seed. A crash, a failed
+# check or a leak stops it; the input is left in t/fuzz/bin/TARGET-crash-*.
+fuzz: $(FUZZBIN)
+	@d=`pwd`/t/fuzz/bin; for f in $(FUZZ); do \
+		rm -rf $$d/$$f.corpus; \
+		cp -R t/fuzz/corpus/$$f $$d/$$f.corpus || exit 1; \
+		echo "fuzz $$f for $(FUZZTIME)s"; \
+		if ! $$d/$$f -max_total_time=$(FUZZTIME) \
+		    -artifact_prefix=$$d/$$f- $$d/$$f.corpus 2>$$d/$$f.log; then \
+			tail -n 40 $$d/$$f.log; exit 1; \
+		fi; \
+		tail -n 1 $$d/$$f.log; \
+	done
+
+t/fuzz/bin/json: t/fuzz/json.c json.c nodesockd.h config.mk
+	mkdir -p t/fuzz/bin
+	$(FUZZCC) $(FUZZFLAGS) $(CPPFLAGS) -I. -o $@ t/fuzz/json.c json.c
+
+t/fuzz/bin/config: t/fuzz/config.c config.c json.c nodesockd.h config.mk
+	mkdir -p t/fuzz/bin
+	$(FUZZCC) $(FUZZFLAGS) $(CPPFLAGS) -I. -o $@ t/fuzz/config.c config.c json.c
+
+t/fuzz/bin/ipc: t/fuzz/ipc.c ipc.c nodesockd.h config.mk
+	mkdir -p t/fuzz/bin
+	$(FUZZCC) $(FUZZFLAGS) $(CPPFLAGS) -I. -o $@ t/fuzz/ipc.c ipc.c
+
+t/fuzz/bin/lines: t/fuzz/lines.c ipc.c nodesockd.h config.mk
+	mkdir -p t/fuzz/bin
+	$(FUZZCC) $(FUZZFLAGS) $(CPPFLAGS) -I. -o $@ t/fuzz/lines.c ipc.c
+
 clean:
 	rm -f nodesockd nodesockd-static nodesockd-san $(OBJ)
+	rm -rf t/fuzz/bin
 
 install: $(BIN)
 	mkdir -p $(DESTDIR)$(PREFIX)/bin
@@ -55,4 +89,4 @@ install: $(BIN)
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/nodesockd $(DESTDIR)$(MANPREFIX)/man1/nodesockd.1
 
-.PHONY: all static check test clean install uninstall
+.PHONY: all static check test fuzz clean install uninstall

@@ -398,7 +398,10 @@ config_load(struct config *c, int argc, char *argv[])
 	struct stat st;
 	int i, client;
 
+	/* Start afresh: t/fuzz/config.c loads a config many times over. */
 	memset(c, 0, sizeof(*c));
+	memset(settings, 0, sizeof(settings));
+	cfgfile = NULL;
 	readargs(c, argc, argv);
 	client = c->cmd != C_DAEMON;
 	if (!getcwd(cwd, sizeof(cwd)))

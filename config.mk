@@ -21,3 +21,9 @@ STATICLDFLAGS = -static -s
 SANCC    = clang
 SANFLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
            -fno-sanitize-recover=all
+
+# make fuzz: clang's libFuzzer with ASan and UBSan, seconds per target
+FUZZCC    = clang
+FUZZFLAGS = -std=c99 -Wall -Wextra -pedantic -g -O1 \
+            -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZTIME  = 30

@@ -1,0 +1,225 @@
+/* See LICENSE file for copyright and license details. */
+/*
+ * libFuzzer target for config.c: config_load() on a command line and a
+ * config file both made of the input.  The input is cut at NUL bytes: the
+ * first piece is the config file (none if it is empty), each further piece
+ * one argument, so "\0-w\0002" is `nodesockd -w 2` and
+ * "{\"script\":\"app.js\"}\0start" is `nodesockd start -c DIR/c.json`.
+ * The file and an app.js, an executable ./node and a directory sub/ live
+ * in a private directory made at start-up, the current one while loading.
+ *
+ * die() is the fuzzer's own: it keeps the message and jumps back here
+ * instead of exiting, which config.c cannot tell from the real one.  Inputs
+ * naming -c, -h or -V are skipped: they would read any file or exit.
+ *
+ * Every load runs twice and must end the same way, with the same message
+ * or the same struct config: nothing may carry over from the load before.
+ * A failure must have a message.  A success must hold what config_load
+ * promises: absolute paths, the control socket and every worker's socket
+ * (with its ".PID") short enough for sun_path, numbers in their ranges, a
+ * variable name for listenVar and a NULL-terminated env.  All that was
+ * allocated is freed, so the leak checker watches config.c too.
+ *
+ *	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_XOPEN_SOURCE=700 \
+ *	    -DVERSION=\"fuzz\" -I. -o fuzz-config t/fuzz/config.c config.c json.c
+ *	./fuzz-config -max_total_time=120 CORPUS-COPY
+ */
+#include <assert.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nodesockd.h"
+
+#define MAXARG	16
+
+static char dir[] = "/tmp/nodesockd-fuzz-XXXXXX", file[64];
+static int home;	/* the current directory, left for dir while loading */
+static jmp_buf jump;
+static char msg[2][1024];
+static struct config cfg[2];
+
+void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg[0], sizeof(msg[0]), fmt, ap);
+	va_end(ap);
+	longjmp(jump, 1);
+}
+
+static void
+cleanup(void)
+{
+	char p[64];
+
+	unlink(file);
+	snprintf(p, sizeof(p), "%s/app.js", dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/node", dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/sub", dir);
+	rmdir(p);
+	rmdir(dir);
+}
+
+static void
+mkfile(const char *name, int mode)
+{
+	char p[64];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	assert((fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, mode)) >= 0);
+	close(fd);
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	char p[64];
+
+	(void)argc;
+	(void)argv;
+	assert(mkdtemp(dir));
+	atexit(cleanup);
+	mkfile("app.js", 0644);
+	mkfile("node", 0755);
+	snprintf(p, sizeof(p), "%s/sub", dir);
+	assert(mkdir(p, 0755) == 0);
+	snprintf(file, sizeof(file), "%s/c.json", dir);
+	assert((home = open(".", O_RDONLY)) >= 0);
+	return 0;
+}
+
+static void
+freeenv(struct config *c)
+{
+	int i;
+
+	if (!c->env)
+		return;
+	for (i = 0; i < c->nenv; i++)
+		free(c->env[i]);
+	free(c->env);
+}
+
+static int
+varname(const char *s)
+{
+	if (!*s || (*s >= '0' && *s <= '9'))
+		return 0;
+	for (; *s; s++)
+		if (*s != '_' && !(*s >= 'a' && *s <= 'z') &&
+		    !(*s >= 'A' && *s <= 'Z') && !(*s >= '0' && *s <= '9'))
+			return 0;
+	return 1;
+}
+
+/* What a loaded config must hold. */
+static void
+check(const struct config *c)
+{
+	char path[PATH_MAX];
+	int i;
+
+	assert(c->cmd >= C_DAEMON && c->cmd <= C_CTL);
+	assert(!c->suspended || c->cmd == C_START || c->cmd == C_RESTART);
+	assert(c->tmpdir[0] == '/' && c->ipc[0] == '/');
+	assert(strlen(c->ipc) < SUNLEN);
+	if (c->cmd != C_DAEMON)
+		return;
+	assert(c->script[0] == '/' && c->node[0]);
+	assert(c->workers >= 1 && c->workers <= MAXWORKERS);
+	assert(c->onlinetimeout >= 1 && c->onlinetimeout <= MAXMS);
+	assert(c->draindelay >= 0 && c->draindelay <= MAXMS);
+	assert(c->shutdowntimeout >= 0 && c->shutdowntimeout <= MAXMS);
+	assert(varname(c->listenvar));
+	assert(!strchr(c->sockpat, '/'));
+	assert(c->workers == 1 || strstr(c->sockpat, "{worker}"));
+	for (i = 0; i < c->workers; i++) {
+		config_sockpath(c, i, path, sizeof(path));
+		assert(strlen(path) + 8 < SUNLEN);
+	}
+	assert(c->env ? c->nenv >= 0 && !c->env[c->nenv] : !c->nenv);
+	for (i = 0; c->env && i < c->nenv; i++)
+		assert(c->env[i] && varname(c->env[i]));
+}
+
+/* Load twice; the second load must end as the first did. */
+static void
+load(int argc, char *argv[])
+{
+	volatile int k;
+	char **env;
+	int i;
+
+	for (k = 0; k < 2; k++) {
+		msg[0][0] = '\0';
+		if (setjmp(jump)) {
+			assert(msg[0][0]);
+			freeenv(&cfg[k]);
+			memset(&cfg[k], 0, sizeof(cfg[k]));
+		} else {
+			config_load(&cfg[k], argc, argv);
+			check(&cfg[k]);
+		}
+		if (k == 0)
+			memcpy(msg[1], msg[0], sizeof(msg[1]));
+	}
+	assert(!strcmp(msg[0], msg[1]));
+	assert(cfg[0].nenv == cfg[1].nenv);
+	for (i = 0; cfg[0].env && i < cfg[0].nenv; i++)
+		assert(!strcmp(cfg[0].env[i], cfg[1].env[i]));
+	env = cfg[0].env;
+	cfg[0].env = cfg[1].env;
+	assert(!memcmp(&cfg[0], &cfg[1], sizeof(cfg[0])));
+	cfg[0].env = env;
+	freeenv(&cfg[0]);
+	freeenv(&cfg[1]);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
+{
+	char *buf, *p, *end, *argv[MAXARG + 4];
+	int argc = 0, fd;
+
+	if (!(buf = malloc(size + 1)))
+		return 0;
+	memcpy(buf, d, size);
+	buf[size] = '\0';
+	end = buf + size;
+	argv[argc++] = "nodesockd";
+	for (p = buf + strlen(buf) + 1; p <= end; p += strlen(p) + 1) {
+		if (argc > MAXARG || !strncmp(p, "-c", 2) ||
+		    !strncmp(p, "--c", 3) || !strncmp(p, "--h", 3) ||
+		    !strncmp(p, "--v", 3) || !strcmp(p, "-h") ||
+		    !strcmp(p, "-V")) {
+			free(buf);
+			return -1;
+		}
+		argv[argc++] = p;
+	}
+	if (buf[0]) {
+		assert((fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644)) >= 0);
+		assert(write(fd, buf, strlen(buf)) == (ssize_t)strlen(buf));
+		close(fd);
+		argv[argc++] = "-c";
+		argv[argc++] = file;
+	}
+	argv[argc] = NULL;
+	assert(chdir(dir) == 0);
+	load(argc, argv);
+	assert(fchdir(home) == 0);
+	free(buf);
+	return 0;
+}
