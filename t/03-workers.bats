@@ -203,5 +203,10 @@ json() {
 	sleep 2
 	after=$(grep -E '^(voluntary|nonvoluntary)_ctxt_switches' /proc/$DPID/status)
 	[ "$before" = "$after" ]
-	grep -q 'poll\|do_sys_poll' /proc/$DPID/wchan 2>/dev/null || [ ! -s /proc/$DPID/wchan ] || cat /proc/$DPID/wchan
+	# And it sleeps in poll(2) with no timeout (on x86_64: call 7, -1).
+	if [ "$(uname -m)" = x86_64 ] &&
+	    read -r nr _ _ timeout _ </proc/$DPID/syscall 2>/dev/null; then
+		echo "syscall $nr timeout $timeout"
+		[ "$nr" = 7 ] && [ "$timeout" = 0xffffffff ]
+	fi
 }
