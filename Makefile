@@ -66,13 +66,13 @@ t/fuzz/bin/config: t/fuzz/config.c config.c json.c nodesockd.h config.mk
 	mkdir -p t/fuzz/bin
 	$(FUZZCC) $(FUZZFLAGS) $(CPPFLAGS) -I. -o $@ t/fuzz/config.c config.c json.c
 
-t/fuzz/bin/ipc: t/fuzz/ipc.c ipc.c nodesockd.h config.mk
+t/fuzz/bin/ipc: t/fuzz/ipc.c t/fuzz/abort.c ipc.c nodesockd.h config.mk
 	mkdir -p t/fuzz/bin
-	$(FUZZCC) $(FUZZFLAGS) $(CPPFLAGS) -I. -o $@ t/fuzz/ipc.c ipc.c
+	$(FUZZCC) $(FUZZFLAGS) $(CPPFLAGS) -I. -o $@ t/fuzz/ipc.c t/fuzz/abort.c ipc.c
 
-t/fuzz/bin/lines: t/fuzz/lines.c ipc.c nodesockd.h config.mk
+t/fuzz/bin/lines: t/fuzz/lines.c t/fuzz/abort.c ipc.c nodesockd.h config.mk
 	mkdir -p t/fuzz/bin
-	$(FUZZCC) $(FUZZFLAGS) $(CPPFLAGS) -I. -o $@ t/fuzz/lines.c ipc.c
+	$(FUZZCC) $(FUZZFLAGS) $(CPPFLAGS) -I. -o $@ t/fuzz/lines.c t/fuzz/abort.c ipc.c
 
 clean:
 	rm -f nodesockd nodesockd-static nodesockd-san $(OBJ)

@@ -11,7 +11,7 @@
  * err, whatever its size; the parse is the same for every size of err.
  *
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_XOPEN_SOURCE=700 \
- *	    -DVERSION=\"fuzz\" -I. -o fuzz-ipc t/fuzz/ipc.c ipc.c
+ *	    -DVERSION=\"fuzz\" -I. -o fuzz-ipc t/fuzz/ipc.c t/fuzz/abort.c ipc.c
  *	./fuzz-ipc -max_total_time=120 CORPUS-COPY
  */
 #include <assert.h>
@@ -28,21 +28,6 @@ static const char *names[] = {
 	[C_START] = "start", [C_STOP] = "stop", [C_RESTART] = "restart",
 	[C_RESUME] = "resume", [C_STATUS] = "status",
 };
-
-/* ipc.c reports through these; ipc_parse() must not. */
-void
-warn(const char *fmt, ...)
-{
-	(void)fmt;
-	abort();
-}
-
-void
-die(const char *fmt, ...)
-{
-	(void)fmt;
-	abort();
-}
 
 /* Split s at blanks into at most MAXWORD words; return how many there were. */
 static int

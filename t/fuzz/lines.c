@@ -19,7 +19,7 @@
  * to its exact size so that a write past it is caught.
  *
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_XOPEN_SOURCE=700 \
- *	    -DVERSION=\"fuzz\" -I. -o fuzz-lines t/fuzz/lines.c ipc.c
+ *	    -DVERSION=\"fuzz\" -I. -o fuzz-lines t/fuzz/lines.c t/fuzz/abort.c ipc.c
  *	./fuzz-lines -max_total_time=120 -max_len=20000 CORPUS-COPY
  */
 #include <assert.h>
@@ -34,21 +34,6 @@
 static const char *s;	/* the stream */
 static size_t n, pos;	/* its length, where the model is in it */
 static unsigned seed;
-
-/* ipc.c reports through these; the framing must not. */
-void
-warn(const char *fmt, ...)
-{
-	(void)fmt;
-	abort();
-}
-
-void
-die(const char *fmt, ...)
-{
-	(void)fmt;
-	abort();
-}
 
 static unsigned
 rnd(void)
