@@ -137,10 +137,12 @@ number(const char *s, long long *v)
 static void
 setopt(int k, const char *arg)
 {
+	settings[k].set = 1;
+	if (!*arg)
+		bad(k, "must not be empty");
 	if (strlen(arg) >= sizeof(settings[k].str))
 		bad(k, "is too long");
 	strcpy(settings[k].str, arg);
-	settings[k].set = 1;
 	if (keys[k].type == J_NUMBER && number(arg, &settings[k].num) < 0)
 		bad(k, "must be a non-negative integer, not '%s'", arg);
 }
@@ -338,8 +340,8 @@ checkpattern(const char *p, int workers)
 	const char *s;
 	int n = 0;
 
-	if (strchr(p, '/'))
-		bad(K_SOCKFILE, "must be a file name without '/'");
+	if (strchr(p, '/') || !strcmp(p, ".") || !strcmp(p, ".."))
+		bad(K_SOCKFILE, "must be a file name (no '/', not . or ..)");
 	for (s = p; (s = strchr(s, '{')); s += 8, n++)
 		if (strncmp(s, "{worker}", 8))
 			bad(K_SOCKFILE, "has an unknown placeholder; only {worker} is known");
@@ -396,6 +398,7 @@ config_load(struct config *c, int argc, char *argv[])
 	char base[PATH_MAX], cwd[PATH_MAX], path[PATH_MAX];
 	const char *slash;
 	struct stat st;
+	size_t n;
 	int i, client;
 
 	/* Start afresh: t/fuzz/config.c loads a config many times over. */
@@ -426,9 +429,12 @@ config_load(struct config *c, int argc, char *argv[])
 
 	resolve(K_TMPDIR, c->tmpdir, base, str(K_TMPDIR, base));
 	resolve(K_IPCFILE, c->ipc, c->tmpdir, str(K_IPCFILE, "nodesockd.ipc"));
+	/* Too long: blame the key that made it so, tmpDir unless ipcFile. */
 	if (strlen(c->ipc) >= SUNLEN)
-		bad(settings[K_TMPDIR].set && !settings[K_IPCFILE].set ? K_TMPDIR
-		    : K_IPCFILE, "%s: socket path longer than %d bytes", c->ipc, SUNLEN - 1);
+		bad(settings[K_IPCFILE].set && (*str(K_IPCFILE, "") == '/'
+		    || !settings[K_TMPDIR].set) ? K_IPCFILE : K_TMPDIR,
+		    "%s: socket path longer than %d bytes", c->ipc, SUNLEN - 1);
+	strcat(strcpy(c->run, c->ipc), ".run");
 	if (client)
 		return;
 
@@ -454,14 +460,27 @@ config_load(struct config *c, int argc, char *argv[])
 	/* The longest path a worker binds: its public name plus ".PID". */
 	config_sockpath(c, c->workers - 1, path, sizeof(path));
 	if (strlen(path) + 8 >= SUNLEN)
-		bad(settings[K_TMPDIR].set && !settings[K_SOCKFILE].set ? K_TMPDIR
-		    : K_SOCKFILE, "%s.PID: socket path longer than %d bytes",
+		bad(settings[K_SOCKFILE].set && !settings[K_TMPDIR].set ? K_SOCKFILE
+		    : K_TMPDIR, "%s.PID: socket path longer than %d bytes",
 		    path, SUNLEN - 1);
+	/* The control socket and the run file must not be among the names
+	 * of the sockets, NAME, NAME.PID and NAME.new, nor these among them. */
+	for (i = 0; i < (strstr(c->sockpat, "{worker}") ? MAXWORKERS : 1); i++) {
+		config_sockpath(c, i, path, sizeof(path));
+		n = strlen(path) < strlen(c->ipc) ? strlen(path) : strlen(c->ipc);
+		if (!strncmp(path, c->ipc, n) && (path[n] == c->ipc[n]
+		    || path[n] == '.' || c->ipc[n] == '.'))
+			bad(K_IPCFILE, "%s: collides with socketFile's %s", c->ipc, path);
+	}
 
 	if (strlen(str(K_LISTENVAR, "LISTEN_ON")) >= sizeof(c->listenvar)
 	    || !varname(str(K_LISTENVAR, "LISTEN_ON")))
 		bad(K_LISTENVAR, "must be a variable name");
 	strcpy(c->listenvar, str(K_LISTENVAR, "LISTEN_ON"));
+	if (!strcmp(c->listenvar, "PATH") || !strncmp(c->listenvar, "NODE_", 5)
+	    || !strncmp(c->listenvar, "NODESOCKD_", 10))
+		bad(K_LISTENVAR, "must not be PATH, NODE_* or NODESOCKD_*: "
+		    "nodesockd and node set those");
 	for (i = 0; i < c->nenv; i++)
 		if (!varname(c->env[i]))
 			bad(K_ENV, "has '%s', not a variable name", c->env[i]);

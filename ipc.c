@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,12 +78,13 @@ lines_fill(int fd, struct lines *l)
 	return n != 0;
 }
 
-/* Take the next whole line, without its newline (nor a CR before it).
+/* Take the next whole line, without its newline (nor a CR before it); a
+ * NUL byte in it becomes DEL, so that it cannot cut the line short.
  * 1: *line is set, 0: no whole line yet, -1: an overlong line was dropped. */
 int
 lines_next(struct lines *l, char **line)
 {
-	char *nl;
+	char *nl, *p;
 
 	for (;;) {
 		nl = memchr(l->buf + l->off, '\n', l->len - l->off);
@@ -102,6 +104,9 @@ lines_next(struct lines *l, char **line)
 	}
 	*nl = '\0';
 	*line = l->buf + l->off;
+	for (p = *line; p < nl; p++)
+		if (!*p)
+			*p = 0x7f;
 	l->off = nl - l->buf + 1;
 	if (nl > *line && nl[-1] == '\r')
 		nl[-1] = '\0';
@@ -156,33 +161,44 @@ ipc_alive(const char *path)
 }
 
 /* Listen on the control socket, mode 0600. A live daemon there is an
- * error; a socket file nobody answers on is left over and replaced. */
+ * error; a socket file nobody answers on is left over and replaced.
+ * -1 and a message if it cannot be done. */
 int
 ipc_listen(const char *path)
 {
 	struct sockaddr_un sa;
 	struct stat st;
 	mode_t mask;
-	int fd;
+	int fd, r;
 
-	if (ipc_alive(path))
-		die("%s: already running: another nodesockd answers there", path);
-	if (errno == ECONNREFUSED) {
-		if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
-			die("%s: exists and is not a socket", path);
-		if (unlink(path) < 0)
-			die("unlink %s:", path);
-	} else if (errno != ENOENT) {
-		die("connect %s:", path);
+	if (ipc_alive(path)) {
+		warn("%s: already running: another nodesockd answers there", path);
+		return -1;
 	}
-	if (sockaddr(&sa, path) < 0 || (fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
-		die("socket:");
+	if (errno == ECONNREFUSED && lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		warn("%s: exists and is not a socket", path);
+		return -1;
+	}
+	if (errno == ECONNREFUSED && unlink(path) < 0) {
+		warn("unlink %s:", path);
+		return -1;
+	}
+	if (errno != ECONNREFUSED && errno != ENOENT) {
+		warn("connect %s:", path);
+		return -1;
+	}
+	if (sockaddr(&sa, path) < 0 || (fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0) {
+		warn("socket %s:", path);
+		return -1;
+	}
 	mask = umask(0177);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		die("bind %s:", path);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(mask);
-	if (listen(fd, SOMAXCONN) < 0)
-		die("listen %s:", path);
+	if (r < 0 || listen(fd, SOMAXCONN) < 0) {
+		warn("%s %s:", r < 0 ? "bind" : "listen", path);
+		close(fd);
+		return -1;
+	}
 	nonblock(fd);
 	return fd;
 }
@@ -215,7 +231,8 @@ ipc_accept(int lfd)
 	int fd;
 
 	if ((fd = accept(lfd, NULL, NULL)) < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED
+		    && errno != EMFILE && errno != ENFILE)
 			warn("accept:");
 		return NULL;
 	}
@@ -242,6 +259,8 @@ ipc_reply(struct client *c, const char *fmt, ...)
 	va_list ap;
 	size_t n, size;
 
+	if (c->eof == 2)
+		return;		/* gone: nobody reads it */
 	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
 	va_end(ap);
@@ -262,19 +281,24 @@ ipc_reply(struct client *c, const char *fmt, ...)
 	c->outlen += n;
 }
 
-/* Write what the socket takes. -1: the client is gone. */
-int
+/* Write what the socket takes. A client that cannot be written to is gone:
+ * what it was to get is dropped, so that nothing polls it any more. */
+void
 ipc_flush(struct client *c)
 {
 	ssize_t n;
 
 	while (c->outlen > 0) {
-		if ((n = write(c->fd, c->out, c->outlen)) < 0)
-			return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+		if ((n = write(c->fd, c->out, c->outlen)) < 0) {
+			if (errno != EAGAIN && errno != EINTR) {
+				c->outlen = 0;
+				c->eof = 2;
+			}
+			return;
+		}
 		memmove(c->out, c->out + n, c->outlen - n);
 		c->outlen -= n;
 	}
-	return 0;
 }
 
 void
@@ -286,53 +310,61 @@ ipc_free(struct client *c)
 }
 
 /* The command line client: send the command (or, for ctl, standard
- * input), print the replies. 0: all ok, 1: an error reply, 2: no daemon. */
+ * input), print the replies. 0: all ok, 1: an error reply, 2: no daemon.
+ * Sending never blocks reading: a daemon that holds back our commands
+ * until we read its replies gets them read. When it closes first (a
+ * refusal, a line too long), what it said is read all the same. */
 int
 ipc_run(const struct config *c)
 {
 	struct sockaddr_un sa;
 	struct lines in = { 0 };
 	struct pollfd pfd[2];
-	char buf[LINEMAX], *line;
+	char out[LINEMAX], *line;
+	size_t off = 0, len = 0;
 	ssize_t n;
 	int fd, status = 0, ctl = c->cmd == C_CTL, r;
 
+	signal(SIGPIPE, SIG_IGN);
 	if (sockaddr(&sa, c->ipc) < 0 || (fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0
 	    || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		warn("cannot reach the daemon at %s:", c->ipc);
 		return 2;
 	}
-	if (!ctl) {
-		n = snprintf(buf, sizeof(buf), "%s%s\n", reqname[c->cmd],
+	if (!ctl)
+		len = snprintf(out, sizeof(out), "%s%s\n", reqname[c->cmd],
 		    c->suspended ? " suspended" : "");
-		if (write(fd, buf, n) != n) {
-			warn("write %s:", c->ipc);
-			return 2;
-		}
-	}
+	fcntl(fd, F_SETFL, O_NONBLOCK);
 	pfd[0].fd = fd;
-	pfd[0].events = POLLIN;
 	pfd[1].fd = ctl ? 0 : -1;
-	pfd[1].events = POLLIN;
 	for (;;) {
+		pfd[0].events = POLLIN | (off < len ? POLLOUT : 0);
+		pfd[1].events = off < len ? 0 : POLLIN;
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			warn("poll:");
 			return 2;
 		}
-		if (pfd[1].revents) {
-			if ((n = read(0, buf, sizeof(buf))) > 0) {
-				if (write(fd, buf, n) != n)
-					pfd[1].fd = -1;
+		/* (POLLHUP comes even when not asked for.) */
+		if (off >= len && pfd[1].revents) {
+			if ((n = read(0, out, sizeof(out))) > 0) {
+				off = 0;
+				len = n;
 			} else {
 				shutdown(fd, SHUT_WR);
 				pfd[1].fd = -1;
 			}
 		}
-		if (!pfd[0].revents)
+		if (off < len && (n = write(fd, out + off, len - off)) > 0) {
+			off += n;
+		} else if (off < len && errno != EAGAIN && errno != EINTR) {
+			off = len = 0;		/* it closed: read what it said */
+			pfd[1].fd = -1;
+		}
+		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-		if ((r = lines_fill(fd, &in)) < 0) {
+		if ((r = lines_fill(fd, &in)) < 0 && errno != ECONNRESET) {
 			warn("read %s:", c->ipc);
 			return 2;
 		}
@@ -351,7 +383,7 @@ ipc_run(const struct config *c)
 				puts(line);
 			}
 		}
-		if (r == 0)
+		if (r <= 0)
 			break;
 	}
 	if (!ctl) {

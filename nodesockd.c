@@ -34,12 +34,16 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>	/* PR_SET_CHILD_SUBREAPER */
+#endif
 
 #include "nodesockd.h"
 
 #define YOUNG		10000	/* ms: a worker dying younger died young */
 #define BACKOFF		100	/* ms: the first back-off, doubled per young death */
 #define BACKOFFMAX	30000
+#define IDLEMAX		60000	/* ms: a control client silent this long goes */
 
 enum wstate {
 	W_STARTING,	/* forked; must say "online" before its deadline */
@@ -48,12 +52,14 @@ enum wstate {
 	W_DRAINING,	/* replaced; sent "shutdown" at its deadline */
 	W_STOPPING,	/* asked to exit; killed at its deadline */
 	W_KILLED,	/* sent SIGKILL; waiting to be reaped */
+	W_REAPED,	/* exited, but its process group lives on: the group got
+			 * SIGTERM, and gets SIGKILL at the deadline */
 };
 
 static const char *statename[] = {
 	[W_STARTING] = "starting", [W_ONLINE] = "online",
 	[W_SUSPENDED] = "suspended", [W_DRAINING] = "draining",
-	[W_STOPPING] = "stopping", [W_KILLED] = "killed",
+	[W_STOPPING] = "stopping", [W_KILLED] = "killed", [W_REAPED] = "reaped",
 };
 
 struct worker {
@@ -65,6 +71,7 @@ struct worker {
 	int chan;		/* our end of its fd 3, -1 once closed */
 	int warned;		/* said something we could not read */
 	long long born;		/* ms on the monotonic clock */
+	unsigned long long start;	/* see starttime() */
 	long long deadline;	/* 0: none */
 	char sock[SUNLEN];	/* its private socket */
 	struct lines in;
@@ -84,6 +91,9 @@ static void become(struct worker *w, enum wstate st);
 static void fail(struct worker *w, const char *fmt, ...);
 static void stopped(void);
 static void onsweep(void);
+
+/* The signals the daemon handles; a child gets them back at SIG_DFL. */
+static const int handled[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
 
 static struct config cfg;
 static struct slot *slots;
@@ -105,11 +115,14 @@ static struct {
 } stop;
 static struct leftover {
 	pid_t pid;
+	unsigned long long start;
 	char path[SUNLEN];
 } *left;			/* workers an earlier nodesockd left running */
 static int nleft;
 static long long sweep;		/* when to signal them; 0: not yet */
 static int swept;		/* they have had SIGTERM */
+static long long acceptpause;	/* out of descriptors: accept again then */
+static int starved;		/* and it has been said */
 static char pubwhy[256];	/* why the last swap() failed */
 static struct pollfd *pfd;	/* what poll(2) watches, sized by fillpoll() */
 static size_t npfd;
@@ -192,17 +205,94 @@ onsignal(int sig)
 	errno = saved;
 }
 
-/* In the child: fd 3, environment, process group, umask; then exec node. */
+/* When process pid started, in clock ticks since boot: field 22 of
+ * /proc/PID/stat (Linux). With its pid, it names one process: a pid used
+ * again gets another. 0 where the system does not say. */
+static unsigned long long
+starttime(pid_t pid)
+{
+	char buf[1024], *p;
+	ssize_t n;
+	int fd, i;
+
+	snprintf(buf, sizeof(buf), "/proc/%d/stat", (int)pid);
+	if ((fd = open(buf, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	/* After the name, which may hold spaces and parentheses; a zombie
+	 * (state Z, field 3) is no longer running. */
+	if (!(p = strrchr(buf, ')')) || p[1] != ' ' || p[2] == 'Z')
+		return 0;
+	for (i = 2; p && i < 22; i++)
+		p = strchr(p + 1, ' ');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+/* Remove path if it is a file of ours of that type (S_IFSOCK, S_IFLNK,
+ * S_IFREG): nodesockd removes only what it made. */
 static void
-child(struct worker *w, int fd)
+rmours(const char *path, mode_t type)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == type
+	    && st.st_uid == geteuid())
+		unlink(path);
+}
+
+/* The run file says which processes are ours, for the next nodesockd if
+ * this one is killed: "PID START SOCKET" a line, written whole under a
+ * temporary name, then rename(2)d over the old one. */
+static void
+saverun(void)
+{
+	static int warned;
+	char tmp[PATH_MAX + 4];
+	struct worker *w;
+	FILE *f = NULL;
+	int fd, i;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", cfg.run);
+	rmours(tmp, S_IFREG);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600)) >= 0 && (f = fdopen(fd, "w"))) {
+		for (w = workers; w; w = w->next)
+			if (w->state != W_REAPED)
+				fprintf(f, "%d %llu %s\n", (int)w->pid, w->start, w->sock);
+		for (i = 0; i < nleft; i++)
+			fprintf(f, "%d %llu %s\n", (int)left[i].pid, left[i].start,
+			    left[i].path);
+	}
+	if (!f || fclose(f) == EOF || rename(tmp, cfg.run) < 0) {
+		if (!warned++)
+			warn("%s:", tmp);
+		if (fd >= 0 && !f)
+			close(fd);
+		rmours(tmp, S_IFREG);
+	} else {
+		warned = 0;
+	}
+}
+
+/* In the child: signals, fd 3, environment, process group, umask; then,
+ * once the parent has written us into the run file, exec node. */
+static void
+child(struct worker *w, int fd, const sigset_t *mask)
 {
 	extern char **environ;
 	static const char *always[] = { "PATH", "NODE_ENV" };
-	char **keep, **e, id[16];
+	const char *name;
+	char **keep, **e, id[16], go;
 	size_t n;
-	int i, k;
+	int i, j, k;
 
+	for (i = 0; i < (int)LEN(handled); i++)
+		signal(handled[i], SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
+	sigprocmask(SIG_SETMASK, mask, NULL);
+	close(w->chan);		/* so that the parent's death reads as EOF */
 	setpgid(0, 0);
 	umask(007);
 	if (fd == 3)
@@ -212,20 +302,21 @@ child(struct worker *w, int fd)
 	if (cfg.env) {
 		if (!(keep = calloc(cfg.nenv + LEN(always) + 1, sizeof(*keep))))
 			_exit(126);
-		for (k = 0, e = environ; *e; e++)
-			for (i = 0; i < cfg.nenv + (int)LEN(always); i++) {
-				const char *name = i < cfg.nenv ? cfg.env[i] : always[i - cfg.nenv];
-
-				n = strlen(name);
-				if (!strncmp(*e, name, n) && (*e)[n] == '=') {
-					keep[k++] = *e;
-					break;
-				}
-			}
+		/* The first entry of each name (environ may hold one twice). */
+		for (k = 0, i = 0; i < cfg.nenv + (int)LEN(always); i++) {
+			name = i < cfg.nenv ? cfg.env[i] : always[i - cfg.nenv];
+			n = strlen(name);
+			for (e = environ; *e && (strncmp(*e, name, n) || (*e)[n] != '='); e++)
+				;
+			for (j = 0; *e && j < k && keep[j] != *e; j++)
+				;
+			if (*e && j == k)
+				keep[k++] = *e;
+		}
 		environ = keep;
 	}
 	snprintf(id, sizeof(id), "%d", w->id);
-	unlink(w->sock);	/* left by a process of the same pid */
+	rmours(w->sock, S_IFSOCK);	/* left by a process of the same pid */
 	if (setenv(cfg.listenvar, w->sock, 1) < 0
 	    || setenv("NODESOCKD_LISTEN_VAR", cfg.listenvar, 1) < 0
 	    || setenv("NODESOCKD_WORKER_ID", id, 1) < 0
@@ -233,16 +324,30 @@ child(struct worker *w, int fd)
 	    || setenv("NODE_CHANNEL_FD", "3", 1) < 0
 	    || setenv("NODE_CHANNEL_SERIALIZATION_MODE", "json", 1) < 0)
 		_exit(126);
+	if (read(3, &go, 1) != 1)
+		_exit(126);
 	execlp(cfg.node, cfg.node, cfg.script, (char *)NULL);
 	warn("exec %s:", cfg.node);
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
-/* Start a worker for slot id. It is the caller's to put in the slot. */
+/* A worker's private socket: its public name, ".PID". config_load made
+ * sure that it fits. */
+static int
+privname(struct worker *w, pid_t pid)
+{
+	return snprintf(w->sock, sizeof(w->sock), "%s.%d", slots[w->id].path,
+	    (int)pid) < (int)sizeof(w->sock) ? 0 : -1;
+}
+
+/* Start a worker for slot id. It is the caller's to put in the slot. The
+ * signals are blocked from fork() until the child has reset them: a child
+ * must never run our handlers. */
 static struct worker *
 spawn(int id, int suspended)
 {
 	struct worker *w;
+	sigset_t all, mask;
 	int sv[2];
 
 	if (!(w = calloc(1, sizeof(*w)))) {
@@ -261,50 +366,70 @@ spawn(int id, int suspended)
 	w->suspended = suspended;
 	w->chan = sv[0];
 	w->born = now();
-	switch ((w->pid = fork())) {
-	case -1:
-		warn("fork:");
-		close(sv[0]);
-		close(sv[1]);
-		free(w);
-		return NULL;
-	case 0:
-		/* config_load made sure that the name fits. */
-		if (snprintf(w->sock, sizeof(w->sock), "%s.%d", slots[id].path,
-		    (int)getpid()) >= (int)sizeof(w->sock))
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &mask);
+	if ((w->pid = fork()) == 0) {
+		if (privname(w, getpid()) < 0)
 			_exit(126);
-		child(w, sv[1]);
+		child(w, sv[1], &mask);
 		/* NOTREACHED */
 	}
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 	close(sv[1]);
-	if (snprintf(w->sock, sizeof(w->sock), "%s.%d", slots[id].path,
-	    (int)w->pid) >= (int)sizeof(w->sock))
-		warn("%s: name too long", w->sock);
+	if (w->pid < 0) {
+		warn("fork:");
+		close(sv[0]);
+		free(w);
+		return NULL;
+	}
+	setpgid(w->pid, w->pid);	/* before anyone may signal the group */
+	privname(w, w->pid);
+	w->start = starttime(w->pid);
 	w->next = workers;
 	workers = w;
+	saverun();
+	if (write(w->chan, "", 1) != 1)
+		warn("worker %d (pid %d): write:", id, (int)w->pid);
 	become(w, W_STARTING);
 	logw(w, "started%s", suspended ? " suspended" : "");
 	return w;
 }
 
+/* A worker is gone for good: off the list. */
+static void
+drop(struct worker *w)
+{
+	struct worker **pp;
+
+	for (pp = &workers; *pp != w; pp = &(*pp)->next)
+		;
+	*pp = w->next;
+	free(w);
+}
+
 static void
 become(struct worker *w, enum wstate st)
 {
-	static const int *timeout[W_KILLED + 1] = {
+	static const int *timeout[W_REAPED + 1] = {
 		[W_STARTING] = &cfg.onlinetimeout, [W_DRAINING] = &cfg.draindelay,
-		[W_STOPPING] = &cfg.shutdowntimeout,
+		[W_STOPPING] = &cfg.shutdowntimeout, [W_REAPED] = &cfg.shutdowntimeout,
 	};
 
-	if (w->state != st && st != W_STARTING)
+	if (w->state != st && st != W_STARTING && st != W_REAPED)
 		logw(w, "%s", statename[st]);
 	w->state = st;
 	w->deadline = timeout[st] ? now() + *timeout[st] : 0;
 }
 
+/* SIGKILL to a worker and its group; a reaped one's group is its last. */
 static void
 killw(struct worker *w)
 {
 	kill(-w->pid, SIGKILL);
+	if (w->state == W_REAPED) {
+		drop(w);
+		return;
+	}
 	kill(w->pid, SIGKILL);
 	become(w, W_KILLED);
 }
@@ -325,6 +450,7 @@ stopw(struct worker *w)
 		break;
 	case W_STOPPING:
 	case W_KILLED:
+	case W_REAPED:
 		return;
 	}
 	become(w, W_STOPPING);
@@ -361,47 +487,47 @@ again(struct slot *s, int young)
 	else
 		s->fails++;
 	s->restarts++;
-	if (delay)
-		s->restart = now() + delay;
-	else if (!(s->repl = spawn(s - slots, s->suspended)))
-		s->restart = now() + (delay = BACKOFFMAX);
+	s->restart = now() + delay;	/* ondeadlines() starts it */
 	return delay;
 }
 
-/* Point the public names at the replacements of n slots from first, and
- * let the workers they replace drain. Every symlink(2) is made first under
- * a temporary name, so that a full or read-only directory fails before
- * anything changed; then each is rename(2)d over its name. A slot whose
- * rename fails keeps its worker. -1 and pubwhy set if any failed. */
+/* Point slot s's public name at w's socket: symlink(2) under a temporary
+ * name, rename(2) over the name. -1 and pubwhy set if it failed. */
+static int
+point(struct slot *s, struct worker *w)
+{
+	char tmp[SUNLEN + 4];
+	int r;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", s->path);
+	rmours(tmp, S_IFLNK);
+	if ((r = symlink(strrchr(w->sock, '/') + 1, tmp)) == 0
+	    && rename(tmp, s->path) == 0)
+		return 0;
+	snprintf(pubwhy, sizeof(pubwhy), "%s %s: %s", r ? "symlink" : "rename",
+	    tmp, strerror(errno));
+	rmours(tmp, S_IFLNK);
+	return -1;
+}
+
+/* Point the public names of n slots from first at their replacements,
+ * all or none: if one fails, those already moved are moved back. The
+ * workers replaced drain. -1 and pubwhy set if it failed. */
 static int
 swap(struct slot *first, int n)
 {
-	char tmp[SUNLEN + 4];
 	struct worker *old;
 	struct slot *s;
-	int err = 0;
+	int i, fd;
 
-	for (s = first; s < first + n && !err; s++) {
-		snprintf(tmp, sizeof(tmp), "%s.new", s->path);
-		unlink(tmp);
-		if (symlink(strrchr(s->repl->sock, '/') + 1, tmp) < 0)
-			err = snprintf(pubwhy, sizeof(pubwhy), "symlink %s: %s",
-			    tmp, strerror(errno));
-	}
+	for (i = 0; i < n; i++)
+		if (point(&first[i], first[i].repl) < 0) {
+			while (i-- > 0)
+				if (!first[i].pub || point(&first[i], first[i].pub) < 0)
+					rmours(first[i].path, S_IFLNK);
+			return -1;
+		}
 	for (s = first; s < first + n; s++) {
-		snprintf(tmp, sizeof(tmp), "%s.new", s->path);
-		if (err) {
-			unlink(tmp);
-			continue;
-		}
-		if (rename(tmp, s->path) < 0) {
-			snprintf(pubwhy, sizeof(pubwhy), "rename %s: %s", tmp,
-			    strerror(errno));
-			unlink(tmp);
-			stopw(s->repl);
-			s->repl = NULL;
-			continue;
-		}
 		old = s->pub;
 		s->pub = s->repl;
 		s->repl = NULL;
@@ -413,14 +539,45 @@ swap(struct slot *first, int n)
 		;
 	if (s == slots + cfg.workers && nleft && !swept && !sweep)
 		sweep = now() + cfg.draindelay;
-	return err || *pubwhy ? -1 : 0;
+	/* tmpDir removed and made again takes the control socket with it. */
+	if (access(cfg.ipc, F_OK) < 0 && errno == ENOENT
+	    && (fd = ipc_listen(cfg.ipc)) >= 0) {
+		warn("%s was gone: listening there again", cfg.ipc);
+		close(lfd);
+		lfd = fd;
+	}
+	return 0;
+}
+
+/* What would make a deploy fail half way, checked before it starts: tmpDir
+ * must take new files, and every public name be a symlink or absent.
+ * 0, or why not in why. */
+static int
+unpublishable(char *why, size_t n)
+{
+	struct stat st;
+	int i;
+
+	if (access(cfg.tmpdir, W_OK | X_OK) < 0)
+		return snprintf(why, n, "tmpDir %s: %s", cfg.tmpdir, strerror(errno));
+	for (i = 0; i < cfg.workers; i++)
+		if (lstat(slots[i].path, &st) == 0 && !S_ISLNK(st.st_mode))
+			return snprintf(why, n, "%s exists and is not a symlink",
+			    slots[i].path);
+	return 0;
 }
 
 static void
 deploybegin(struct client *c, int suspended)
 {
+	char why[PATH_MAX + 64];
 	struct slot *s;
 
+	if (unpublishable(why, sizeof(why))) {
+		warn("deploy failed: cannot publish: %s", why);
+		reply(&c, "error: cannot publish: %s", why);
+		return;
+	}
 	running = 1;
 	deploy.active = 1;
 	deploy.pending = cfg.workers;
@@ -443,7 +600,6 @@ deploybegin(struct client *c, int suspended)
 static void
 deployend(void)
 {
-	*pubwhy = '\0';
 	if (swap(slots, cfg.workers) < 0) {
 		fail(NULL, "cannot publish: %s", pubwhy);
 		return;
@@ -471,7 +627,7 @@ fail(struct worker *w, const char *fmt, ...)
 	va_end(ap);
 	if (w) {
 		slots[w->id].repl = NULL;
-		if (w->pid && w->state != W_KILLED)
+		if (w->state < W_KILLED)	/* not yet killed, nor reaped */
 			killw(w);
 	}
 	if (deploy.active) {
@@ -500,6 +656,7 @@ message(struct worker *w, char *line)
 {
 	struct jtok t[1];
 	struct jerr e;
+	struct stat st;
 	struct slot *s = &slots[w->id];
 
 	line += strspn(line, " \t");
@@ -513,7 +670,9 @@ message(struct worker *w, char *line)
 		return;
 	}
 	if (json_streq(line, &t[0], "online") && w->state == W_STARTING) {
-		if (chmod(w->sock, 0660) < 0) {
+		errno = ENOTSOCK;	/* unless lstat(2) has a better reason */
+		if (lstat(w->sock, &st) < 0 || !S_ISSOCK(st.st_mode)
+		    || chmod(w->sock, 0660) < 0) {
 			fail(w, "worker %d failed to come online: %s: %s", w->id,
 			    w->sock, strerror(errno));
 			return;
@@ -521,7 +680,6 @@ message(struct worker *w, char *line)
 		become(w, w->suspended ? W_SUSPENDED : W_ONLINE);
 		if (s->repl != w)
 			return;
-		*pubwhy = '\0';
 		if (!deploy.active) {
 			if (swap(s, 1) < 0)
 				fail(w, "worker %d cannot be published: %s", w->id, pubwhy);
@@ -573,6 +731,7 @@ stopped(void)
 	if (!quitting)
 		return;
 	unlink(cfg.ipc);
+	rmours(cfg.run, S_IFREG);
 	while ((c = clients)) {
 		clients = c->next;
 		ipc_flush(c);
@@ -599,7 +758,7 @@ stopbegin(struct client *c)
 	if (c)
 		c->waiting = 1;
 	for (s = slots; s < slots + cfg.workers; s++) {
-		unlink(s->path);
+		rmours(s->path, S_IFLNK);
 		s->pub = s->repl = NULL;
 		s->restart = 0;
 		s->suspended = 0;
@@ -611,82 +770,91 @@ stopbegin(struct client *c)
 	stopped();
 }
 
-/* If name is a private socket of the pattern, NAME.PID, the PID; else 0. */
-static pid_t
-sockpid(const char *pat, const char *name)
+/* Is this process one an earlier nodesockd of ours started? Never pid 1,
+ * nor us, nor our group; it leads its own group, as our workers do; and
+ * it started when the run file says. Where the system gives no start
+ * time, its socket, ours, must answer instead. */
+static int
+ours(const struct leftover *l)
 {
-	char *end;
-	long pid;
+	struct stat st;
 
-	while (*pat)
-		if (!strncmp(pat, "{worker}", 8)) {
-			if (*name < '0' || *name > '9')
-				return 0;
-			while (*name >= '0' && *name <= '9')
-				name++;
-			pat += 8;
-		} else if (*pat++ != *name++) {
-			return 0;
-		}
-	if (*name++ != '.' || *name < '1' || *name > '9')
+	if (l->pid <= 1 || l->pid == getpid() || l->pid == getpgrp()
+	    || getpgid(l->pid) != l->pid)
 		return 0;
-	pid = strtol(name, &end, 10);
-	return *end || pid > INT_MAX ? 0 : (pid_t)pid;
+	if (l->start)
+		return starttime(l->pid) == l->start;
+	return lstat(l->path, &st) == 0 && S_ISSOCK(st.st_mode)
+	    && st.st_uid == geteuid() && ipc_alive(l->path);
 }
 
-/* A daemon killed hard leaves its workers running, on sockets still in
- * tmpDir. Sockets no one answers on are removed now. A live one, whose
- * process still leads its own group as our workers do, keeps serving
- * until all our slots are published; drainDelay later it gets SIGTERM
- * (see onsweep()). */
+/* A daemon killed hard leaves its workers running. Its run file, if it is
+ * ours (our user's, mode 0600), says which processes were its own; each
+ * still running keeps serving until all our slots are published, and
+ * drainDelay later gets SIGTERM (see onsweep()). Nothing else is
+ * signalled; the sockets of those gone are removed. */
 static void
-findleft(void)
+adopt(void)
 {
-	char path[SUNLEN + NAME_MAX];
-	struct leftover *l;
-	struct dirent *e;
-	DIR *d;
-	pid_t pid;
+	char line[PATH_MAX + 64];
+	struct leftover l, *p;
+	struct stat st;
+	FILE *f;
+	int fd, n;
 
-	if (!(d = opendir(cfg.tmpdir)))
-		die("opendir %s:", cfg.tmpdir);
-	while ((e = readdir(d)))
-		if ((pid = sockpid(cfg.sockpat, e->d_name))) {
-			if (snprintf(path, sizeof(path), "%s/%s", cfg.tmpdir,
-			    e->d_name) >= SUNLEN)
-				continue;
-			if (!ipc_alive(path) || getpgid(pid) != pid) {
-				unlink(path);
-				continue;
-			}
-			if (!(l = realloc(left, (nleft + 1) * sizeof(*left))))
-				die("realloc:");
-			left = l;
-			left[nleft].pid = pid;
-			memcpy(left[nleft++].path, path, strlen(path) + 1);
-			warn("worker (pid %d) of an earlier nodesockd still "
-			    "serves on %s", (int)pid, path);
+	if ((fd = open(cfg.run, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		if (errno != ENOENT)
+			warn("%s: ignored:", cfg.run);
+		return;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()
+	    || (st.st_mode & 077) || !(f = fdopen(fd, "r"))) {
+		warn("%s: ignored: not a file of ours of mode 0600", cfg.run);
+		close(fd);
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		memset(&l, 0, sizeof(l));
+		line[strcspn(line, "\n")] = '\0';
+		if (sscanf(line, "%d %llu %n", &l.pid, &l.start, &n) < 2
+		    || strlen(line + n) >= sizeof(l.path))
+			continue;
+		strcpy(l.path, line + n);
+		if (!ours(&l)) {
+			if (!ipc_alive(l.path))
+				rmours(l.path, S_IFSOCK);
+			continue;
 		}
-	closedir(d);
+		if (!(p = realloc(left, (nleft + 1) * sizeof(*left))))
+			die("realloc:");
+		left = p;
+		left[nleft++] = l;
+		warn("worker (pid %d) of an earlier nodesockd still runs, on %s",
+		    (int)l.pid, l.path);
+	}
+	fclose(f);
 }
 
-/* The leftovers' time has come: SIGTERM, then SIGKILL shutdownTimeout
- * later to those still there. */
+/* The leftovers' time has come: SIGTERM to each group still ours, then
+ * SIGKILL shutdownTimeout later to those still there. */
 static void
 onsweep(void)
 {
 	int i;
 
-	for (i = 0; i < nleft; i++)
+	for (i = 0; i < nleft; i++) {
+		if (!ours(&left[i]))
+			continue;
 		if (!swept) {
 			warn("worker (pid %d) of an earlier nodesockd: stopping it",
 			    (int)left[i].pid);
-			unlink(left[i].path);
+			rmours(left[i].path, S_IFSOCK);
 			kill(-left[i].pid, SIGTERM);
 		} else if (kill(-left[i].pid, SIGKILL) == 0) {
 			warn("worker (pid %d) of an earlier nodesockd: killed it",
 			    (int)left[i].pid);
 		}
+	}
 	if (!swept++) {
 		sweep = now() + cfg.shutdowntimeout;
 		return;
@@ -695,60 +863,67 @@ onsweep(void)
 	left = NULL;
 	nleft = 0;
 	sweep = 0;
+	saverun();
 }
 
-/* A worker is gone: say how, and act by its place in its slot. */
+/* A worker is gone: say how, and act by its place in its slot. What it
+ * left in its process group gets SIGTERM, and SIGKILL at the deadline. */
 static void
 reaped(struct worker *w, int status)
 {
-	struct worker **pp;
 	struct slot *s = &slots[w->id];
 	char how[128];
 
 	describe(how, sizeof(how), status);
-	for (pp = &workers; *pp != w; pp = &(*pp)->next)
-		;
-	*pp = w->next;
+	become(w, W_REAPED);
 	if (w->chan >= 0)
 		close(w->chan);
-	unlink(w->sock);
-	kill(-w->pid, SIGTERM);	/* what it left behind in its group */
+	w->chan = -1;
+	rmours(w->sock, S_IFSOCK);
 	if (w == s->pub && running && !s->repl) {
 		s->pub = NULL;
 		logw(w, "%s, restarting in %lldms", how,
 		    again(s, now() - w->born < YOUNG));
 	} else if (w == s->repl) {
-		w->pid = 0;
 		fail(w, "worker %d failed to come online: %s", w->id, how);
 	} else {
 		if (w == s->pub)
 			s->pub = NULL;
 		logw(w, "%s", how);
 	}
-	free(w);
-	stopped();
+	if (kill(-w->pid, SIGTERM) < 0)
+		drop(w);
+	saverun();
 }
 
 static void
 reap(void)
 {
-	struct worker *w;
+	struct worker *w, *next;
 	pid_t pid;
 	int status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (w = workers; w && w->pid != pid; w = w->next)
+		for (w = workers; w && (w->pid != pid || w->state == W_REAPED);
+		    w = w->next)
 			;
 		if (w)
 			reaped(w, status);
 	}
+	/* A group is empty once its last orphan, ours to reap, is reaped. */
+	for (w = workers; w; w = next) {
+		next = w->next;
+		if (w->state == W_REAPED && kill(-w->pid, 0) < 0)
+			drop(w);
+	}
+	stopped();
 }
 
 static void
 onsignals(void)
 {
 	unsigned char sig[64];
-	struct worker *w;
+	struct worker *w, *next;
 	ssize_t n, i;
 
 	while ((n = read(selfpipe[0], sig, sizeof(sig))) > 0)
@@ -767,8 +942,11 @@ onsignals(void)
 			case SIGINT:
 				if (quitting) {
 					warn("killing every worker");
-					for (w = workers; w; w = w->next)
+					for (w = workers; w; w = next) {
+						next = w->next;
 						killw(w);
+					}
+					stopped();
 					break;
 				}
 				quitting = 1;
@@ -803,10 +981,17 @@ ondeadlines(void)
 			logw(w, "did not exit within %dms, killing it", cfg.shutdowntimeout);
 			killw(w);
 			break;
+		case W_REAPED:
+			logw(w, "left processes that outlived shutdownTimeout: "
+			    "killing its group");
+			killw(w);
+			break;
 		default:
 			w->deadline = 0;
 		}
 	}
+	if (acceptpause && acceptpause <= t)
+		acceptpause = 0;
 	if (sweep && sweep <= t)
 		onsweep();
 	for (s = slots; s < slots + cfg.workers; s++)
@@ -815,23 +1000,34 @@ ondeadlines(void)
 			if (!(s->repl = spawn(s - slots, s->suspended)))
 				s->restart = t + BACKOFFMAX;
 		}
+	stopped();
 }
 
+static void
+soonest(long long *next, long long t)
+{
+	if (t && (!*next || t < *next))
+		*next = t;
+}
+
+/* ms to the next deadline, for poll(2); -1 if none is armed. */
 static int
 timeout(void)
 {
 	long long next = 0, t;
 	struct worker *w;
+	struct client *c;
 	struct slot *s;
 
 	for (w = workers; w; w = w->next)
-		if (w->deadline && (!next || w->deadline < next))
-			next = w->deadline;
+		soonest(&next, w->deadline);
 	for (s = slots; s < slots + cfg.workers; s++)
-		if (s->restart && (!next || s->restart < next))
-			next = s->restart;
-	if (sweep && (!next || sweep < next))
-		next = sweep;
+		soonest(&next, s->restart);
+	for (c = clients; c; c = c->next)
+		if (!c->waiting && !c->eof && !c->outlen)
+			soonest(&next, c->seen + IDLEMAX);
+	soonest(&next, sweep);
+	soonest(&next, acceptpause);
 	if (!next)
 		return -1;
 	t = next - now();
@@ -933,6 +1129,7 @@ onclient(struct client *c, short revents)
 			c->eof = 2;
 		else if (r == 0)
 			c->eof = 1;
+		c->seen = now();
 	}
 	while (!c->waiting && c->outlen < OUTMAX && (r = lines_next(&c->in, &line)) != 0) {
 		if (r > 0) {
@@ -945,22 +1142,37 @@ onclient(struct client *c, short revents)
 	}
 }
 
-/* The clients that are done or gone. */
+/* Has the client sent a whole line not yet run? */
+static int
+pending(const struct client *c)
+{
+	return memchr(c->in.buf + c->in.off, '\n', c->in.len - c->in.off) != NULL;
+}
+
+/* Once a turn, after all else: replies are written, the lines held back
+ * by a busy or slow client go on, and the clients that are done or gone
+ * go: nothing of theirs runs or waits to run (every line a client sent is
+ * run, even after it hung up), and their replies are written or cannot
+ * be. Idle ones go after IDLEMAX. */
 static void
-reapclients(void)
+onclients(void)
 {
 	struct client **pp, *c;
+	long long t = now();
 
 	for (pp = &clients; (c = *pp); ) {
-		if (ipc_flush(c) < 0)
-			c->eof = 2;
-		if ((c->eof == 2 && !c->waiting) || (c->eof && !c->waiting && !c->outlen)) {
+		if (!c->waiting && !c->eof && !c->outlen && !pending(c)
+		    && c->seen + IDLEMAX <= t) {
+			ipc_reply(c, "error: idle for %ds: closed", IDLEMAX / 1000);
+			c->eof = 1;
+		}
+		ipc_flush(c);
+		onclient(c, 0);
+		ipc_flush(c);
+		if (!c->waiting && !pending(c) && (c->eof == 2 || (c->eof && !c->outlen))) {
 			*pp = c->next;
-			if (deploy.c == c)
-				deploy.c = NULL;
-			if (stop.c == c)
-				stop.c = NULL;
 			ipc_free(c);
+			acceptpause = 0;	/* a descriptor is free again */
 		} else {
 			pp = &c->next;
 		}
@@ -987,7 +1199,7 @@ fillpoll(void)
 	n = 0;
 	pfd[n].fd = selfpipe[0];
 	pfd[n++].events = POLLIN;
-	pfd[n].fd = lfd;
+	pfd[n].fd = acceptpause ? -1 : lfd;
 	pfd[n++].events = POLLIN;
 	for (c = clients; c; c = c->next) {
 		pfd[n].fd = c->fd;
@@ -1011,11 +1223,21 @@ onio(struct pollfd *pfd, int n)
 	struct worker *w;
 	int i;
 
-	if (pfd[1].revents & POLLIN)
+	if (pfd[1].revents & POLLIN) {
 		while ((c = ipc_accept(lfd))) {
+			c->seen = now();
 			c->next = clients;
 			clients = c;
+			starved = 0;
 		}
+		/* Out of descriptors: poll(2) would say POLLIN at once, forever. */
+		if (errno == EMFILE || errno == ENFILE) {
+			if (!starved++)
+				warn("accept: %s: accepting again in 1s or when a "
+				    "client goes", strerror(errno));
+			acceptpause = now() + 1000;
+		}
+	}
 	for (i = 2; i < n; i++) {
 		if (!pfd[i].revents || pfd[i].fd < 0)
 			continue;
@@ -1030,17 +1252,14 @@ onio(struct pollfd *pfd, int n)
 		if (w)
 			readchan(w);
 	}
-	/* Commands held back by a busy client may go on now. */
-	for (c = clients; c; c = c->next)
-		if (!c->waiting && c->in.len > c->in.off)
-			onclient(c, 0);
-	reapclients();
 }
 
 static void
 setup(void)
 {
 	struct sigaction sa;
+	struct dirent *e;
+	DIR *d;
 	int i, fd;
 
 	/* Workers inherit 0, 1 and 2; fd 3 must not be one of them. */
@@ -1048,6 +1267,13 @@ setup(void)
 		;
 	if (fd >= 3)
 		close(fd);
+	/* Nor may any other descriptor we were given reach them. */
+	if ((d = opendir("/dev/fd"))) {
+		while ((e = readdir(d)))
+			if ((fd = atoi(e->d_name)) > 2 && fd != dirfd(d))
+				fcntl(fd, F_SETFD, FD_CLOEXEC);
+		closedir(d);
+	}
 	if (pipe(selfpipe) < 0)
 		die("pipe:");
 	for (i = 0; i < 2; i++) {
@@ -1058,11 +1284,12 @@ setup(void)
 	sa.sa_handler = onsignal;
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	for (i = 0; i < (int)LEN(handled); i++)
+		sigaction(handled[i], &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+#ifdef PR_SET_CHILD_SUBREAPER
+	prctl(PR_SET_CHILD_SUBREAPER, 1);	/* workers' orphans come to us */
+#endif
 	if (!(slots = calloc(cfg.workers, sizeof(*slots))))
 		die("calloc:");
 	for (i = 0; i < cfg.workers; i++)
@@ -1072,14 +1299,18 @@ setup(void)
 int
 main(int argc, char *argv[])
 {
+	char why[PATH_MAX + 64];
 	int n;
 
 	config_load(&cfg, argc, argv);
 	if (cfg.cmd != C_DAEMON)
 		return ipc_run(&cfg);
 	setup();
-	lfd = ipc_listen(cfg.ipc);
-	findleft();
+	if (unpublishable(why, sizeof(why)))
+		die("cannot publish: %s", why);
+	if ((lfd = ipc_listen(cfg.ipc)) < 0)
+		return 1;
+	adopt();
 	warn("version %s, %d worker%s of %s, control socket %s", VERSION,
 	    cfg.workers, cfg.workers > 1 ? "s" : "", cfg.script, cfg.ipc);
 	deploybegin(NULL, 0);
@@ -1087,10 +1318,12 @@ main(int argc, char *argv[])
 		n = fillpoll();
 		if (poll(pfd, n, timeout()) < 0 && errno != EINTR)
 			die("poll:");
+		/* What came in before a deadline is taken before it is judged. */
 		if (pfd[0].revents & POLLIN)
 			onsignals();
-		ondeadlines();
 		onio(pfd, n);
+		ondeadlines();
+		onclients();
 	}
 	/* NOTREACHED */
 }

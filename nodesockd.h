@@ -46,6 +46,7 @@ struct config {
 	char sockpat[PATH_MAX];		/* socketFile: a name in tmpdir */
 	char listenvar[64];
 	char ipc[PATH_MAX];		/* absolute */
+	char run[PATH_MAX];		/* the run file: ipc, ".run" */
 	char node[PATH_MAX];		/* a path, or a name looked up in PATH */
 	int workers;
 	int onlinetimeout, draindelay, shutdowntimeout;	/* ms */
@@ -71,7 +72,8 @@ struct client {
 	struct client *next;
 	int fd;
 	int waiting;		/* a command of its runs: take no more */
-	int eof;		/* it has shut down its side */
+	int eof;		/* 1: it has shut down its side, 2: it is gone */
+	long long seen;		/* when it last sent something, ms */
 	struct lines in;
 	char *out;		/* replies not yet written */
 	size_t outlen, outsize;
@@ -85,7 +87,7 @@ int ipc_alive(const char *path);
 int ipc_listen(const char *path);
 struct client *ipc_accept(int lfd);
 void ipc_reply(struct client *c, const char *fmt, ...);
-int ipc_flush(struct client *c);
+void ipc_flush(struct client *c);
 void ipc_free(struct client *c);
 int ipc_run(const struct config *c);
 

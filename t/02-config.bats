@@ -50,7 +50,7 @@ bad() {
 	bad '{"script": "app.js", "workers": 3, "socketFile": "app.sock"}' \
 	    'nodesockd: app.json:1:50: "socketFile" must contain {worker} when there are 3 workers'
 	bad '{"script": "app.js", "socketFile": "run/app.sock"}' \
-	    "nodesockd: app.json:1:36: \"socketFile\" must be a file name without '/'"
+	    "nodesockd: app.json:1:36: \"socketFile\" must be a file name (no '/', not . or ..)"
 	bad '{"script": "app.js", "socketFile": "app.{id}.sock"}' \
 	    'nodesockd: app.json:1:36: "socketFile" has an unknown placeholder; only {worker} is known'
 	bad '{"script": "app.js", "socketFile": "app}.sock"}' \
