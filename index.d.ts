@@ -21,7 +21,9 @@ export declare function suspend(): Promise<void>;
 export declare namespace suspend {
   /**
    * Express/Connect middleware that holds each request until the worker is
-   * resumed, then calls `next()`: `app.use(suspend.express)`.
+   * resumed, then calls `next()`: `app.use(suspend.express)`. It is the
+   * middleware itself, not a factory: called without `next`, as in
+   * `app.use(suspend.express())`, it throws a TypeError that says so.
    */
   function express(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void;
 }

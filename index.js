@@ -103,8 +103,15 @@ function suspend() {
   return waiting;
 }
 
-// Express/Connect middleware: hold each request until resumed.
+// Express/Connect middleware: hold each request until resumed. It is the
+// middleware itself, not a factory: `app.use(suspend.express)`. Called as
+// `suspend.express()` it would have no next() to call, so it says so there,
+// at the app's start, rather than failing on a request.
 suspend.express = function nodesockdSuspend(req, res, next) {
+  if (typeof next !== 'function') {
+    throw new TypeError('nodesockd: suspend.express is the middleware itself: ' +
+      'use app.use(suspend.express), not suspend.express()');
+  }
   if (!suspended) return next();
   suspend().then(() => next());
 };
