@@ -73,3 +73,44 @@ free_port() {
 	[ ! -e app.0.sock ] && [ ! -e app.1.sock ]
 	! grep -q -i 'error' "$LOG"
 }
+
+# survives: the rows of README's "What it survives", one a line: the first
+# column of each row, its continuation lines joined.
+survives() {
+	awk '
+		/^What it survives$/ { f = 1; next }
+		f && /^---/ { if (t) exit; next }
+		f && /^    [^ ]/ { if (row != "") print row; row = substr($0, 5, 36); t = 1; next }
+		f && /^      [^ ]/ && row != "" { row = row " " substr($0, 7, 34); next }
+		f && /^$/ && row != "" { print row; row = "" }
+		END { if (row != "") print row }
+	' "$README" | tr -s ' ' ' ' | sed 's/ *$//'
+}
+
+@test "every row of README's \"What it survives\" names test files that exist" {
+	survives >rows
+	# The header, then the rows.
+	[ "$(head -n 1 rows)" = "input or fault" ]
+	sed -i 1d rows
+	[ "$(wc -l <rows)" -ge 20 ]
+	while IFS= read -r row; do
+		[[ "$row" =~ \[([^]]*)\] ]] || { echo "no [test] in: $row"; false; }
+		IFS=, read -r -a names <<<"${BASH_REMATCH[1]}"
+		for n in "${names[@]}"; do
+			n=${n# }
+			case $n in
+			[0-9][0-9])
+				files=$(cd "$ROOT/t" && ls "$n"-*.bats 2>/dev/null || true)
+				[ "$(echo "$files" | grep -c .)" = 1 ] ||
+				    { echo "[$n] is not one t/$n-*.bats: $row"; false; } ;;
+			SAN=1)
+				grep -q '^check: .*TESTBIN$(SAN)' "$ROOT/Makefile" ;;
+			"make fuzz")
+				grep -q '^fuzz:' "$ROOT/Makefile" ;;
+			*)
+				echo "[$n]: not a test file: $row"
+				false ;;
+			esac
+		done
+	done <rows
+}
