@@ -8,6 +8,10 @@ README="$ROOT/README"
 
 setup() {
 	cd "$BATS_TEST_TMPDIR"
+}
+
+# rendered: the page as plain text in page.txt, one paragraph a line.
+rendered() {
 	command -v mandoc >/dev/null || skip "mandoc is not installed"
 	mandoc -T ascii -O width=1000 "$MAN" | sed 's/.\x08//g' >page.txt
 }
@@ -37,6 +41,7 @@ free_port() {
 }
 
 @test "the app without the helper runs as printed, alone and under nodesockd" {
+	rendered
 	after_block 'Without the helper, an app speaks the protocol' <"$README" >readme.js
 	after_block 'so it calls it only if it is there:' <page.txt >man.js
 	grep -q "if (process.send) process.send('online');" readme.js
@@ -172,6 +177,7 @@ ask() {
 }
 
 @test "the CONTROL examples of nodesockd(1) are the daemon's replies" {
+	rendered
 	cp "$FIX/app.js" "$FIX/stubborn.js" .
 	# A worker that can fail (slot 1, status 3), boot slowly or ignore
 	# shutdown, by the files here.
@@ -329,6 +335,7 @@ said() {
 }
 
 @test "the WORKER CHANNEL messages of nodesockd(1) do what the page says, byte for byte" {
+	rendered
 	cp "$FIX/raw.sh" "$FIX/raw.js" .
 	channel >shown
 	[ "$(grep -c '^up ' shown)" -ge 2 ] && [ "$(grep -c '^down ' shown)" -ge 2 ]
@@ -415,6 +422,7 @@ said() {
 }
 
 @test "the manual passes suspend.express to app.use, and never calls it" {
+	rendered
 	for f in page.txt "$README"; do
 		grep -q -F 'app.use(suspend.express)' "$f" || { echo "$f"; false; }
 		! grep -o '.\{0,4\}suspend\.express(' "$f" | grep -v '^not suspend' || { echo "$f"; false; }
