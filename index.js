@@ -29,7 +29,7 @@ const UNDER = typeof process.send === 'function' && WORKER_ID !== undefined;
 let suspended = UNDER && env.NODESOCKD_SUSPENDED === 'true';
 let waiting = null;        // the one pending suspend() promise, shared
 let wake = null;           // resolves it
-let stopping = false;      // "shutdown" or SIGTERM received, or orphan time out
+let stopping = false;      // "shutdown" or SIGTERM received, or orphan time up
 let managed = null;        // the server listen() runs, once called
 let announced = false;     // "online" sent: the daemon may have published us
 let orphan = false;        // the channel to the daemon is gone
@@ -91,9 +91,9 @@ function onMessage(msg) {
   else if (msg === 'shutdown') shutdown();
 }
 
-// How long an orphan serves on: NODESOCKD_ORPHAN_MS (which the daemon's
-// orphanTimeout sets), 60 s when unset or not a number of milliseconds; 0
-// drains and exits at once when the daemon goes away.
+// How long an orphan serves on: NODESOCKD_ORPHAN_MS, in the environment the
+// daemon gives, 60 s when unset or not a number of milliseconds; 0 drains
+// and exits at once when the daemon goes away.
 function orphanMs() {
   const v = env.NODESOCKD_ORPHAN_MS;
   return /^[0-9]+$/.test(v || '') ? Number(v) : 60000;
@@ -125,7 +125,8 @@ function orphaned() {
   release();
   if (stopping) return;
   const ms = orphanMs();
-  // Never published (no "online" got out): nobody can reach it, go now.
+  // With 0, go now, as the helper always did. So does a worker whose
+  // "online" never got out: it was never published, nobody reaches it.
   if (ms === 0 || (managed && !announced)) {
     shutdown();
     return;
@@ -237,11 +238,12 @@ function closeIfIdle(sock) {
 // path nodesockd gives; outside nodesockd on $LISTEN_ON if set (a number
 // means a TCP port), else on `fallback` (a port, a path, or listen options).
 // Once listening it reports "online"; on "shutdown" or SIGTERM (the next
-// daemon's, when this one died: see orphaned()) it closes the listener, lets
-// in-flight requests finish with
-// `Connection: close`, drops idle keep-alive connections (a connection that
-// has not sent its first request yet may still send it, and is answered
-// with `Connection: close`) and exits 0 when the last connection has ended. Returns the server. Call it once.
+// daemon's, when this one died: see orphaned()) it closes the listener,
+// lets in-flight requests finish with `Connection: close`, drops idle
+// keep-alive connections (a connection that has not sent its first request
+// yet may still send it, and is answered with `Connection: close`) and
+// exits 0 when the last connection has ended. Returns the server. Call it
+// once.
 function listen(server, fallback) {
   if (managed) throw new Error('nodesockd: listen() may be called only once');
   if (!server || typeof server.listen !== 'function') {
