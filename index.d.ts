@@ -15,18 +15,24 @@ export interface Listenable<S extends Server = Server> {
 /**
  * Resolves once the worker may serve: at once, unless it was started
  * suspended (`restart --suspended`) and the daemon has not sent "resume" yet.
- * All callers share the same pending promise. Never rejects.
+ * If the daemon dies meanwhile, it resolves then: nothing would ever send
+ * "resume". All callers share the same pending promise. Never rejects.
  */
 export declare function suspend(): Promise<void>;
 export declare namespace suspend {
   /**
    * Express/Connect middleware that holds each request until the worker is
-   * resumed, then calls `next()`: `app.use(suspend.express)`.
+   * resumed, then calls `next()`: `app.use(suspend.express)`. It is the
+   * middleware itself, not a factory: called without `next`, as in
+   * `app.use(suspend.express())`, it throws a TypeError that says so.
    */
   function express(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void;
 }
 
-/** True while the worker was started suspended and has not been resumed. */
+/**
+ * True while the worker was started suspended and has not been resumed
+ * (by "resume", or by the daemon's death).
+ */
 export declare function isSuspended(): boolean;
 
 /** The worker's index (0, 1, …) under nodesockd; undefined outside it. */
@@ -43,11 +49,16 @@ export declare function restart(): boolean;
  * gives (`$LISTEN_ON`, or the variable named by `$NODESOCKD_LISTEN_VAR`);
  * outside nodesockd on `$LISTEN_ON` if set (digits mean a TCP port), else on
  * `fallback`. Throws if there is nowhere to listen. Reports "online" once
- * listening; on "shutdown", or when the daemon goes away, closes the
- * listener, answers in-flight requests with `Connection: close`, drops idle
- * keep-alive connections (one that has not sent its first request yet may
- * still send it, and is answered with `Connection: close`) and exits 0 when
- * the last connection has ended.
+ * listening; on "shutdown" or SIGTERM closes the listener, answers in-flight
+ * requests with `Connection: close`, drops idle keep-alive connections (one
+ * that has not sent its first request yet may still send it, and is answered
+ * with `Connection: close`) and exits 0 when the last connection has ended.
+ *
+ * When the daemon dies, the worker serves on: the next daemon lets it serve
+ * until its own workers are published, then sends SIGTERM. With no daemon
+ * after `$NODESOCKD_ORPHAN_MS` milliseconds (60000 when unset; the daemon's
+ * `orphanTimeout`), it drains and exits as on "shutdown"; with 0, it does so
+ * at once. One line on stderr says it is orphaned, one that it exits for it.
  * Returns the server. May be called once per process.
  */
 export declare function listen<S extends Server>(server: S, fallback?: ListenTarget): S;

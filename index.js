@@ -8,8 +8,9 @@
 //   worker -> daemon: "online" (listening, ready), "restart" (replace me)
 //   daemon -> worker: "shutdown" (finish in-flight work, exit), "resume"
 // The environment carries the socket path (in $LISTEN_ON, or in the variable
-// named by $NODESOCKD_LISTEN_VAR), NODESOCKD_WORKER_ID (the worker's index)
-// and NODESOCKD_SUSPENDED ("true" when started suspended).
+// named by $NODESOCKD_LISTEN_VAR), NODESOCKD_WORKER_ID (the worker's index),
+// NODESOCKD_SUSPENDED ("true" when started suspended) and
+// NODESOCKD_ORPHAN_MS (how long to serve on when the daemon dies; below).
 //
 // Outside nodesockd (no process.send) loading this module does nothing at
 // all: no listener, no handle, no side effect; the same app runs locally.
@@ -28,8 +29,11 @@ const UNDER = typeof process.send === 'function' && WORKER_ID !== undefined;
 let suspended = UNDER && env.NODESOCKD_SUSPENDED === 'true';
 let waiting = null;        // the one pending suspend() promise, shared
 let wake = null;           // resolves it
-let stopping = false;      // "shutdown" received or the daemon went away
+let stopping = false;      // "shutdown" or SIGTERM received, or orphan time up
 let managed = null;        // the server listen() runs, once called
+let announced = false;     // "online" sent: the daemon may have published us
+let orphan = false;        // the channel to the daemon is gone
+let orphanTimer = null;    // the end of the grace period of an orphan
 
 const noop = () => {};
 
@@ -71,23 +75,74 @@ function channelRef(up) {
   }
 }
 
-function onMessage(msg) {
-  if (msg === 'resume') {
-    if (!suspended) return;
-    suspended = false;
-    if (wake) {
-      wake();
-      wake = null;
-      channelRef(false);
-    }
-  } else if (msg === 'shutdown') {
-    shutdown();
+// Stop holding requests: every suspend() promise resolves.
+function release() {
+  if (!suspended) return;
+  suspended = false;
+  if (wake) {
+    wake();
+    wake = null;
+    channelRef(false);
   }
+}
+
+function onMessage(msg) {
+  if (msg === 'resume') release();
+  else if (msg === 'shutdown') shutdown();
+}
+
+// How long an orphan serves on: NODESOCKD_ORPHAN_MS, in the environment the
+// daemon gives, 60 s when unset or not a number of milliseconds; 0 drains
+// and exits at once when the daemon goes away.
+function orphanMs() {
+  const v = env.NODESOCKD_ORPHAN_MS;
+  return /^[0-9]+$/.test(v || '') ? Number(v) : 60000;
+}
+
+function say(what) {
+  try {
+    process.stderr.write(`nodesockd: worker ${WORKER_ID} (pid ${process.pid}): ${what}\n`);
+  } catch (e) { /* nowhere to say it */ }
+}
+
+// The channel closed: the daemon died (a crash, kill -9, the OOM killer).
+// The public names still lead here, so keep serving: an init starts the
+// next daemon, which lets this worker serve until its own workers are
+// published, then sends SIGTERM, and this one drains and exits. A worker
+// can never join the next daemon's channel, so the grace period is only
+// the bound on how long an orphan serves when no daemon comes: its timer is
+// unref'd, and never keeps alive a process that is done otherwise.
+//
+// Nothing will ever send "resume" now: a suspended worker resumes at once,
+// and the requests it holds are served rather than stranded (the next
+// daemon's workers start unsuspended anyway).
+//
+// Without listen(), the app runs its own server: the helper only resumes,
+// and (with NODESOCKD_ORPHAN_MS=0) remembers the stop for a later listen().
+function orphaned() {
+  if (orphan) return;
+  orphan = true;
+  release();
+  if (stopping) return;
+  const ms = orphanMs();
+  // With 0, go now, as the helper always did. So does a worker whose
+  // "online" never got out: it was never published, nobody reaches it.
+  if (ms === 0 || (managed && !announced)) {
+    shutdown();
+    return;
+  }
+  if (!managed) return;
+  say(`the daemon is gone; serving on until SIGTERM, for ${ms} ms at most`);
+  orphanTimer = setTimeout(() => {
+    say(`no nodesockd took over within ${ms} ms: draining and exiting`);
+    shutdown();
+  }, ms);
+  orphanTimer.unref();
 }
 
 if (UNDER) {
   process.on('message', onMessage);
-  process.on('disconnect', shutdown);    // the daemon died: do not linger
+  process.on('disconnect', orphaned);
   channelRef(false);
   channelRef(false);
 }
@@ -103,8 +158,15 @@ function suspend() {
   return waiting;
 }
 
-// Express/Connect middleware: hold each request until resumed.
+// Express/Connect middleware: hold each request until resumed. It is the
+// middleware itself, not a factory: `app.use(suspend.express)`. Called as
+// `suspend.express()` it would have no next() to call, so it says so there,
+// at the app's start, rather than failing on a request.
 suspend.express = function nodesockdSuspend(req, res, next) {
+  if (typeof next !== 'function') {
+    throw new TypeError('nodesockd: suspend.express is the middleware itself: ' +
+      'use app.use(suspend.express), not suspend.express()');
+  }
   if (!suspended) return next();
   suspend().then(() => next());
 };
@@ -123,12 +185,15 @@ function restart() {
   return send('restart');
 }
 
-// Graceful stop, on "shutdown" or when the channel to the daemon is gone.
-// Without listen(), only remembered: the app handles "shutdown" itself
-// (process.on('message') sees it too), or listen() acts on it later.
+// Graceful stop, on "shutdown", on SIGTERM, or at the end of an orphan's
+// grace period. Without listen(), only remembered: the app handles
+// "shutdown" itself (process.on('message') sees it too), or listen() acts on
+// it later.
 function shutdown() {
   if (stopping) return;
   stopping = true;
+  if (orphanTimer) clearTimeout(orphanTimer);
+  orphanTimer = null;
   if (managed) drain(managed.server);
 }
 
@@ -146,6 +211,7 @@ function drain(server) {
   net.Server.prototype.close.call(server, () => process.exit(0));
   // Requests held by suspend() would never be released (a worker that was
   // never resumed must not serve), so the server would never close: go now.
+  // (An orphan has resumed already: it serves what it holds.)
   if (wake) process.exit(0);
   // In-flight responses that have not started yet end their connection; one
   // whose headers are out leaves its connection idle when done: close it then.
@@ -171,11 +237,13 @@ function closeIfIdle(sock) {
 // listen() returns one (an Express or Koa app). It listens on the socket
 // path nodesockd gives; outside nodesockd on $LISTEN_ON if set (a number
 // means a TCP port), else on `fallback` (a port, a path, or listen options).
-// Once listening it reports "online"; on "shutdown" (or if the daemon goes
-// away) it closes the listener, lets in-flight requests finish with
-// `Connection: close`, drops idle keep-alive connections (a connection that
-// has not sent its first request yet may still send it, and is answered
-// with `Connection: close`) and exits 0 when the last connection has ended. Returns the server. Call it once.
+// Once listening it reports "online"; on "shutdown" or SIGTERM (the next
+// daemon's, when this one died: see orphaned()) it closes the listener,
+// lets in-flight requests finish with `Connection: close`, drops idle
+// keep-alive connections (a connection that has not sent its first request
+// yet may still send it, and is answered with `Connection: close`) and
+// exits 0 when the last connection has ended. Returns the server. Call it
+// once.
 function listen(server, fallback) {
   if (managed) throw new Error('nodesockd: listen() may be called only once');
   if (!server || typeof server.listen !== 'function') {
@@ -212,9 +280,11 @@ function listen(server, fallback) {
     if (stopping) res.setHeader('Connection', 'close');
   });
 
-  srv.once('listening', () => send('online'));
-  // "shutdown" before listen(), or the daemon gone already: stop now. The
-  // listener is bound synchronously (a path or a port), so close() works.
+  srv.once('listening', () => { announced = send('online'); });
+  if (UNDER) process.on('SIGTERM', shutdown);
+  // "shutdown" before listen(), or the daemon gone already (so this worker
+  // was never published): stop now. The listener is bound synchronously (a
+  // path or a port), so close() works.
   if (stopping || (UNDER && !process.connected)) {
     stopping = true;
     drain(srv);

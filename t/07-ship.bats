@@ -234,7 +234,9 @@ helpsection() {
 	sed "s#/usr/local/bin/nodesockd#$ROOT/nodesockd#g" "$ROOT/example/nodesockd.service" >nodesockd.service
 	run -0 systemd-analyze verify --man=no ./nodesockd.service
 	[ "$output" = "" ]
-	grep -q '^KillMode=mixed$' nodesockd.service
+	# A crash of nodesockd kills no worker: the next one takes over.
+	grep -q '^KillMode=process$' nodesockd.service
+	grep -q '^Restart=always$' nodesockd.service
 	grep -q '^ExecStart=.* -c /srv/app/nodesockd.json$' nodesockd.service
 }
 

@@ -139,3 +139,39 @@ state() {
 	grep -q -x 'fresh closed after 1 responses, connection: close' conns.out
 	wait_for 10 grep -q "worker 0 (pid $old) exited with status 0" "$LOG"
 }
+
+@test "suspend.express() called instead of passed throws a clear TypeError at that call" {
+	cat >app.js <<-EOF
+	const express = require('$BATS_TEST_DIRNAME/node_modules/express');
+	const { listen, suspend } = require('$BATS_TEST_DIRNAME/../index.js');
+	const app = express();
+	app.use(suspend.express);
+	app.get('/', (req, res) => res.send(process.pid + ' ' + process.env.NODESOCKD_WORKER_ID + '\\n'));
+	listen(app, 8000);
+	EOF
+	sed 's/suspend.express)/suspend.express())/' app.js >wrong.js
+	grep -q -x 'app.use(suspend.express());' wrong.js
+	# Alone: it fails at load, on the line of the wrong call.
+	run -1 timeout 10 env -u NODESOCKD_WORKER_ID node wrong.js
+	[[ "$output" == *"TypeError: nodesockd: suspend.express is the middleware itself: use app.use(suspend.express), not suspend.express()"* ]]
+	[[ "$output" == *"wrong.js:4:"* ]]
+	# Under nodesockd, started suspended or not, such a worker fails at
+	# boot: the deploy fails and the old workers serve on.
+	echo '{"script": "app.js", "workers": 2}' >app.json
+	up
+	old="$(published_pid 0) $(published_pid 1)"
+	cp app.js good.js
+	cp wrong.js app.js
+	for u in --suspended ""; do
+		run -1 "$NODESOCKD" restart $u -c app.json
+		[[ "$output" == "nodesockd: restart: worker "[01]" failed to come online: exited with status 1" ]]
+		[ "$(published_pid 0) $(published_pid 1)" = "$old" ]
+		[ "$(get app.1.sock)" = "$(published_pid 1) 1" ]
+	done
+	grep -q 'TypeError: nodesockd: suspend.express is the middleware itself' "$LOG"
+	# Passed as it is, the same app comes up.
+	cp good.js app.js
+	run -0 "$NODESOCKD" restart -c app.json
+	[ "$(published_pid 0) $(published_pid 1)" != "$old" ]
+	[ "$(get app.0.sock)" = "$(published_pid 0) 0" ]
+}

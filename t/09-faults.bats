@@ -90,19 +90,32 @@ setup() {
 	[ "$(get app.1.sock)" = "$(published_pid 1) 1" ]
 }
 
-@test "workers using the helper exit on their own when the daemon dies" {
+@test "workers using the helper serve on when the daemon dies, until the next one's are online" {
 	echo "{\"script\": \"$FIXDIR/helper-app.js\", \"workers\": 2}" >app.json
 	start_daemon -c app.json
 	wait_for 10 grep -q 'deploy done' "$LOG"
 	old="$(published_pid 0) $(published_pid 1)"
 	kill -KILL "$DPID"
-	for p in $old; do wait_for 10 gone "$p"; done
+	wait_for 5 gone "$DPID"
+	# They know, say so once, and serve on.
+	wait_for 10 logged 2 'the daemon is gone; serving on until SIGTERM'
 	grep -q 'worker 0 disconnected' "$LOG"
-	# Their sockets are left; the next daemon removes them, as no one answers.
+	for p in $old; do alive "$p"; done
+	[ "$(get app.0.sock)" = "$(published_pid 0) 0" ]
+	[ "$(get app.1.sock)" = "$(published_pid 1) 1" ]
 	start_daemon -c app.json
 	wait_for 10 logged 2 'deploy done'
+	[ "$(published_pid 0) $(published_pid 1)" != "$old" ]
+	# Then the next daemon stops them, and they drain and exit 0.
+	for p in $old; do
+		wait_for 15 gone "$p"
+		grep -q "(pid $p) of an earlier nodesockd" "$LOG"
+		[ ! -e "app.0.sock.$p" ] && [ ! -e "app.1.sock.$p" ]
+	done
+	[ "$(count_log '^worker [01] exit 0$')" = 2 ]
 	[ "$(ls app.*.sock.* | wc -l)" = 2 ]
-	! grep -q 'earlier nodesockd' "$LOG"
+	[ "$(get app.1.sock)" = "$(published_pid 1) 1" ]
+	! grep -q 'took over' "$LOG"
 }
 
 # The permission tests run as real users: the daemon as "app" in tmpDir

@@ -13,9 +13,9 @@
  * What comes out must be what a model of ipc.c's comment says: every line
  * ended by a newline whose text (a CR before the newline not counted) is at
  * most LINEMAX - 1 bytes comes out once, in order, in place in the buffer,
- * NUL-terminated, CR removed; a longer line, or an unended one that fills
- * the buffer, is dropped and reported once with -1; an unended line at the
- * end is not taken.  The offsets never leave the buffer, which is allocated
+ * NUL-terminated, CR removed, each NUL byte in it made DEL; a longer line,
+ * or an unended one that fills the buffer, is dropped and reported once
+ * with -1; an unended line at the end is not taken.  The offsets never leave the buffer, which is allocated
  * to its exact size so that a write past it is caught.
  *
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_XOPEN_SOURCE=700 \
@@ -84,7 +84,7 @@ static void
 take(struct lines *l, size_t got, int max, int *skipping)
 {
 	char *line;
-	size_t start, len = 0;
+	size_t start, len = 0, k;
 	int r, want, i;
 
 	for (i = 0; max == 0 || i < max; i++) {
@@ -103,7 +103,9 @@ take(struct lines *l, size_t got, int max, int *skipping)
 			continue;
 		}
 		assert(line >= l->buf && line + len < l->buf + l->len);
-		assert(!memcmp(line, s + start, len) && line[len] == '\0');
+		for (k = 0; k < len; k++)
+			assert(line[k] == (s[start + k] ? s[start + k] : 0x7f));
+		assert(line[len] == '\0');
 		pos = start + len + 1 + (s[start + len] == '\r');
 	}
 }

@@ -1,0 +1,345 @@
+# A crash of the daemon costs nothing: kill -9 of nodesockd under load
+# behind a real Nginx, a new daemon a second later as an init starts it,
+# and not one request fails, with workers using the helper and without it;
+# the old workers are gone once the new ones are published, drained and
+# shut down. With no new daemon, workers using the helper exit after their
+# grace period. And with the real runit and s6 supervising nodesockd.
+# Nothing here asserts a timing.
+load helpers
+
+ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+DRAIN=500
+SHUTDOWN=3000
+
+setup() {
+	command -v nginx >/dev/null || { echo "nginx is missing (apt-get install nginx)" >&2; return 1; }
+	cd "$BATS_TEST_TMPDIR"
+}
+
+# The Nginx and load helpers, as in t/05.
+
+# free_port: a TCP port on 127.0.0.1 that nobody listens on now.
+free_port() {
+	node -e 'const s = require("net").createServer().listen(0, "127.0.0.1",
+		() => { console.log(s.address().port); s.close(); })'
+}
+
+# upstream N [DIR]: an upstream block of the N public names (in DIR, by
+# default here), each max_fails=0.
+upstream() {
+	local i
+	echo "upstream app {"
+	for i in $(seq 0 $(($1 - 1))); do
+		echo "	server unix:${2:-$PWD}/app.$i.sock max_fails=0;"
+	done
+	echo "}"
+}
+
+# nginx_up CONFIG-HEAD: a private Nginx, all its files in nginx/, on a free
+# port of 127.0.0.1 ($URL), proxying to the upstream app; its master's pid
+# is $NPID. CONFIG-HEAD goes into the http block.
+nginx_up() {
+	local port
+	port=$(free_port)
+	mkdir -p nginx
+	cat >nginx/nginx.conf <<-EOF
+	daemon off;
+	user root;
+	worker_processes 1;
+	pid $PWD/nginx/nginx.pid;
+	error_log $PWD/nginx/error.log notice;
+	events { worker_connections 1024; }
+	http {
+		log_format up '\$status \$upstream_status \$upstream_addr';
+		access_log $PWD/nginx/access.log up;
+		client_body_temp_path $PWD/nginx/client_body;
+		proxy_temp_path $PWD/nginx/proxy;
+		fastcgi_temp_path $PWD/nginx/fastcgi;
+		uwsgi_temp_path $PWD/nginx/uwsgi;
+		scgi_temp_path $PWD/nginx/scgi;
+		$1
+		server {
+			listen 127.0.0.1:$port;
+			location / {
+				proxy_pass http://app;
+				proxy_next_upstream error timeout;
+			}
+		}
+	}
+	EOF
+	nginx -p "$PWD/nginx" -e "$PWD/nginx/error.log" -c "$PWD/nginx/nginx.conf" \
+	    3>&- >nginx/out 2>&1 &
+	NPID=$!
+	echo "$NPID" >>pids
+	URL="http://127.0.0.1:$port/"
+	wait_for 10 curl -sf --max-time 2 -o /dev/null "$URL" || { cat nginx/out nginx/error.log; false; }
+}
+
+# load_start: load.js on $URL in the background, 8 clients, for at most
+# 30 s, until load_stop; its pid is $LPID.
+load_start() {
+	STOP="$PWD/stop" node "$FIX/load.js" "$URL" 30 8 10000 >load.out 2>&1 &
+	LPID=$!
+	echo "$LPID" >>pids
+	sleep 1
+}
+
+# load_stop: stop the load, wait for its summary; fails on any failed,
+# erroneous or unfinished request.
+load_stop() {
+	sleep 0.5
+	touch stop
+	wait_for 35 gone "$LPID"
+	wait "$LPID" || { cat load.out; false; }
+	cat load.out
+	grep -q '^requests [1-9][0-9]* ok [1-9][0-9]* non200 0 errors 0 timeouts 0 ' load.out
+}
+
+# pids_seen: the worker pids that answered during the load.
+pids_seen() {
+	sed -n 's/.* pids //p' load.out | tr , '\n'
+}
+
+# only_200: Nginx answered nothing but 200 to anyone.
+only_200() {
+	[ -s nginx/access.log ]
+	! grep -v '^200 ' nginx/access.log
+}
+
+# published N: the published pid of every slot, one a line.
+published() {
+	local i
+	for i in $(seq 0 $(($1 - 1))); do published_pid "$i"; done
+}
+
+# config SCRIPT N [ORPHAN_MS]: app.json for N workers of the fixture
+# SCRIPT. The grace period of orphans, NODESOCKD_ORPHAN_MS for the workers,
+# goes through the config key orphanTimeout where the daemon has it, and
+# through the environment, which the daemon passes on, in any case.
+config() {
+	local extra=""
+	if [ -n "${3:-}" ]; then
+		export NODESOCKD_ORPHAN_MS=$3
+		grep -q '"orphanTimeout"' "$ROOT/config.c" && extra=", \"orphanTimeout\": $3"
+	fi
+	echo "{\"script\": \"$FIX/$1\", \"workers\": $2, \"drainDelay\": $DRAIN," \
+	    "\"shutdownTimeout\": $SHUTDOWN$extra}" >app.json
+}
+
+# taken_over N OLD...: the daemon running now has published N workers
+# other than OLD, and within drainDelay plus shutdownTimeout (and a margin
+# for a busy machine) no OLD worker is left, nor its socket; the public
+# names lead to the new workers.
+taken_over() {
+	local n=$1 p i new
+	shift
+	new=$(published "$n")
+	for p in "$@"; do
+		[[ " $(echo $new) " != *" $p "* ]]
+	done
+	for p in "$@"; do
+		wait_for $(((DRAIN + SHUTDOWN) / 1000 + 5)) gone "$p"
+		grep -q "(pid $p) of an earlier nodesockd" "$LOG"
+		! ls app.*.sock."$p" 2>/dev/null
+	done
+	for i in $(seq 0 $((n - 1))); do
+		p=$(published_pid "$i")
+		[ "$(readlink "app.$i.sock")" = "app.$i.sock.$p" ]
+		[ "$(get "app.$i.sock")" = "$p $i" ]
+	done
+}
+
+# crash SCRIPT N: kill -9 of the daemon of N workers of SCRIPT under load
+# behind Nginx, a new daemon 1 s later; no request fails, and the old
+# workers answer until the new ones have taken over.
+crash() {
+	config "$1" "$2"
+	start_daemon -c app.json
+	wait_for 15 grep -q 'deploy done' "$LOG"
+	nginx_up "$(upstream "$2")"
+	old=$(published "$2")
+	load_start
+	kill -KILL "$DPID"
+	wait_for 5 gone "$DPID"
+	sleep 1
+	for p in $old; do alive "$p"; done
+	start_daemon -c app.json
+	wait_for 15 logged 2 'deploy done'
+	taken_over "$2" $old
+	load_stop
+	only_200
+	seen=$(pids_seen)
+	for p in $old $(published "$2"); do grep -q -x "$p" <<<"$seen"; done
+}
+
+@test "kill -9 of the daemon under load, a new one 1 s later: helper workers, 1" {
+	crash helper-app.js 1
+}
+
+@test "kill -9 of the daemon under load, a new one 1 s later: helper workers, 2" {
+	crash helper-app.js 2
+	# They drained and exited 0 on the new daemon's SIGTERM.
+	[ "$(count_log '^worker [01] exit 0$')" = 2 ]
+}
+
+@test "kill -9 of the daemon under load, a new one 1 s later: workers without the helper, 1" {
+	crash app.js 1
+}
+
+@test "kill -9 of the daemon under load, a new one 1 s later: workers without the helper, 2" {
+	crash app.js 2
+}
+
+@test "with no new daemon, helper workers serve for their grace period, then drain and exit" {
+	config helper-app.js 2 3000
+	start_daemon -c app.json
+	wait_for 15 grep -q 'deploy done' "$LOG"
+	old=$(published 2)
+	kill -KILL "$DPID"
+	wait_for 5 gone "$DPID"
+	wait_for 5 logged 2 ': the daemon is gone; serving on until SIGTERM, for 3000 ms at most$'
+	[ "$(get app.0.sock)" = "$(published_pid 0) 0" ]
+	[ "$(get app.1.sock)" = "$(published_pid 1) 1" ]
+	for p in $old; do
+		wait_for 15 gone "$p"
+		grep -q "^nodesockd: worker [01] (pid $p): no nodesockd took over within 3000 ms: draining and exiting$" "$LOG"
+	done
+	[ "$(count_log '^worker [01] exit 0$')" = 2 ]
+	# Their sockets went with them; the next daemon starts afresh.
+	! ls app.*.sock.* 2>/dev/null
+	start_daemon -c app.json
+	wait_for 15 logged 2 'deploy done'
+	[ "$(get app.1.sock)" = "$(published_pid 1) 1" ]
+}
+
+@test "with a grace period of 0, helper workers drain and exit when the daemon dies" {
+	config helper-app.js 2 0
+	start_daemon -c app.json
+	wait_for 15 grep -q 'deploy done' "$LOG"
+	old=$(published 2)
+	kill -KILL "$DPID"
+	for p in $old; do wait_for 10 gone "$p"; done
+	[ "$(count_log '^worker [01] exit 0$')" = 2 ]
+	! grep -q 'the daemon is gone' "$LOG"
+	! ls app.*.sock.* 2>/dev/null
+	start_daemon -c app.json
+	wait_for 15 logged 2 'deploy done'
+	[ "$(get app.1.sock)" = "$(published_pid 1) 1" ]
+}
+
+@test "the grace timer keeps no finished orphan alive" {
+	config helper-app.js 1
+	start_daemon -c app.json
+	wait_for 15 grep -q 'deploy done' "$LOG"
+	p=$(published_pid 0)
+	kill -KILL "$DPID"
+	wait_for 5 grep -q 'the daemon is gone; serving on until SIGTERM, for 60000 ms at most' "$LOG"
+	# The app closes its server itself: nothing is left to do, and the
+	# process ends, long before its 60 s.
+	[ "$(get app.0.sock /close)" = close ]
+	wait_for 10 gone "$p"
+	grep -q '^worker 0 exit 0$' "$LOG"
+	! grep -q 'took over' "$LOG"
+}
+
+@test "a daemon killed mid-suspend: the orphans resume, serve what they hold, and are taken over" {
+	config helper-app.js 2
+	start_daemon -c app.json
+	wait_for 15 grep -q 'deploy done' "$LOG"
+	run -0 "$NODESOCKD" restart --suspended -c app.json
+	held=$(published 2)
+	p0=$(published_pid 0)
+	curl -sS --max-time 20 --unix-socket app.0.sock -o held.out -w '%{http_code}' http://localhost/ >held.code &
+	client=$!
+	echo "$client" >>pids
+	sleep 0.5
+	alive "$client"
+	[ ! -s held.out ]
+	# Nothing will send "resume" now: they resume by themselves.
+	kill -KILL "$DPID"
+	wait_for 10 gone "$client"
+	wait "$client"
+	[ "$(cat held.code)" = 200 ]
+	[ "$(cat held.out)" = "$p0 0" ]
+	wait_for 5 logged 2 '^worker [01] resumed$'
+	[ "$(get app.1.sock)" = "$(published_pid 1) 1" ]
+	start_daemon -c app.json
+	wait_for 15 logged 3 'deploy done'
+	taken_over 2 $held
+}
+
+# The supervisors. supervise KIND: the example service of KIND (runit or
+# s6) in svc/, its paths made ours, supervised by the real runsv or
+# s6-supervise, whose output is $LOG; $SPID is the supervisor's pid.
+supervise() {
+	local run
+	mkdir svc
+	case $1 in
+	runit) run=$ROOT/example/runit/run ;;
+	s6) run=$ROOT/example/s6/nodesockd/run ;;
+	esac
+	# /srv/app becomes here, the user app ourselves, the binary ours.
+	sed -e "s#/srv/app/nodesockd.json#$PWD/app.json#g" -e "s#/srv/app#$PWD#g" \
+	    -e "s#/usr/local/bin/nodesockd#$NODESOCKD#g" \
+	    -e "s#chpst -u app#chpst -u $(id -un)#" \
+	    -e "s#s6-setuidgid app#s6-setuidgid $(id -un)#" "$run" >svc/run
+	chmod +x svc/run
+	! grep -q '/srv/\|/usr/local' svc/run
+	LOG="$PWD/supervisor.log"
+	case $1 in
+	runit) runsv svc 3>&- >>"$LOG" 2>&1 & ;;
+	s6) s6-supervise svc 3>&- >>"$LOG" 2>&1 & ;;
+	esac
+	SPID=$!
+	echo "$SPID" >>pids
+	wait_for 15 grep -q 'deploy done' "$LOG"
+	DPID=$(svpid "$1")
+	echo "$DPID" >>pids
+}
+
+# svpid KIND: the pid of the supervised nodesockd.
+svpid() {
+	case $1 in
+	runit) cat svc/supervise/pid ;;
+	s6) s6-svstat -o pid svc ;;
+	esac
+}
+
+# supervised_crash KIND: kill -9 of nodesockd under runsv or s6-supervise,
+# under load behind Nginx: the supervisor starts it again, whose workers
+# take over from the old ones; no request fails.
+supervised_crash() {
+	config helper-app.js 2
+	supervise "$1"
+	nginx_up "$(upstream 2)"
+	old=$(published 2)
+	load_start
+	kill -KILL "$DPID"
+	wait_for 5 gone "$DPID"
+	# The supervisor runs ./run again, and leaves the old workers alone.
+	wait_for 15 logged 2 'deploy done'
+	DPID=$(svpid "$1")
+	echo "$DPID" >>pids
+	alive "$DPID"
+	taken_over 2 $old
+	load_stop
+	only_200
+	[ "$(count_log '^worker [01] exit 0$')" = 2 ]
+}
+
+@test "runit: runsv starts nodesockd again after kill -9; the old workers are taken over, no request fails" {
+	command -v runsv >/dev/null || skip "runit is not installed"
+	supervised_crash runit
+	# And sv down stops it all.
+	sv down "$PWD/svc"
+	wait_for 20 gone "$DPID"
+	for p in $(published 2); do wait_for 10 gone "$p"; done
+}
+
+@test "s6: s6-supervise starts nodesockd again after kill -9; the old workers are taken over, no request fails" {
+	command -v s6-supervise >/dev/null || skip "s6 is not installed"
+	supervised_crash s6
+	s6-svc -d "$PWD/svc"
+	wait_for 20 gone "$DPID"
+	for p in $(published 2); do wait_for 10 gone "$p"; done
+}
