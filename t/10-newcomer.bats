@@ -1,0 +1,107 @@
+# What a newcomer meets first: npm pack and the tarball installed locally,
+# globally and without its scripts, and the npm bin.
+load helpers
+
+ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+	# npm's cache and settings in this test's directory, nothing asked of
+	# the registry.
+	export npm_config_cache="$BATS_TEST_TMPDIR/npm-cache"
+	export npm_config_userconfig="$BATS_TEST_TMPDIR/npmrc"
+	export npm_config_update_notifier=false npm_config_audit=false npm_config_fund=false
+	export npm_config_offline=true
+}
+
+# tree: a copy of the checkout as it is, built, in ./src (what a developer
+# who runs npm pack has).
+tree() {
+	mkdir src
+	tar -C "$ROOT" --exclude=./.git --exclude=./t/node_modules --exclude=./t/fuzz/bin \
+	    --exclude='*.sock' --exclude='*.sock.*' --exclude='*.ipc' --exclude='./nodesockd-*.tgz' \
+	    -cf - . | tar -C src -xf -
+	make -C src nodesockd >/dev/null
+}
+
+# pack: npm pack of ./src; the tarball's path is $TGZ.
+pack() {
+	(cd src && npm pack --pack-destination .. >../pack.out 2>&1) || { cat pack.out; false; }
+	TGZ=$PWD/$(tail -n 1 pack.out)
+	[ -f "$TGZ" ]
+}
+
+# project: an empty npm project in ./app.
+project() {
+	mkdir app
+	echo '{"name": "app", "version": "1.0.0", "private": true}' >app/package.json
+}
+
+@test "npm pack leaves the build in place and ships no binary and no object" {
+	tree
+	# What make static and make check SAN=1 leave beside make's build.
+	cp src/nodesockd src/nodesockd-static
+	cp src/nodesockd src/nodesockd-san
+	sums=$(cd src && cksum nodesockd nodesockd-static nodesockd-san ./*.o)
+	[ "$(echo "$sums" | wc -l)" = 7 ]
+	pack
+	[ "$(cd src && cksum nodesockd nodesockd-static nodesockd-san ./*.o)" = "$sums" ]
+	make -C src -q nodesockd
+	tar tzf "$TGZ" | sed 's|^package/||' | sort >contents
+	! grep -E '^(t|bench|example|\.ci)/|\.o$|^nodesockd(-static|-san)?$' contents || false
+	grep -q -x bin/nodesockd contents
+	grep -q -x nodesockd.c contents
+	# Not one ELF file, whatever its name.
+	mkdir x
+	tar -C x -xzf "$TGZ"
+	while IFS= read -r f; do
+		[ "$(head -c 4 "$f" | od -A n -t x1 | tr -d ' ')" != 7f454c46 ] || { echo "binary: $f"; false; }
+	done < <(find x -type f)
+}
+
+@test "installed without its scripts, the nodesockd bin says in one line how to build it; npm rebuild builds it" {
+	tree
+	pack
+	project
+	cd app
+	npm install --ignore-scripts "$TGZ" >install.out 2>&1 || { cat install.out; false; }
+	[ ! -e node_modules/nodesockd/nodesockd ]
+	pkg=$PWD/node_modules/nodesockd
+	for bin in ./node_modules/.bin/nodesockd "npx --no-install nodesockd"; do
+		run -127 --separate-stderr $bin -V
+		[ "$output" = "" ]
+		[ "${#stderr_lines[@]}" = 1 ]
+		[ "$stderr" = "nodesockd: not built (installed without its scripts?): run \`npm rebuild nodesockd\`, or \`make\` in $pkg (a C compiler is needed)" ]
+	done
+	npm rebuild nodesockd >rebuild.out 2>&1 || { cat rebuild.out; false; }
+	[ -x node_modules/nodesockd/nodesockd ]
+	run -0 ./node_modules/.bin/nodesockd -V
+	[[ "$output" =~ ^nodesockd\ [0-9] ]]
+	run -0 npx --no-install nodesockd -V
+	[[ "$output" =~ ^nodesockd\ [0-9] ]]
+}
+
+@test "npm install --global of the tarball: nodesockd on PATH is the daemon itself, its pid, signals and exit status" {
+	tree
+	pack
+	npm install --global --prefix "$PWD/g" "$TGZ" >install.out 2>&1 || { cat install.out; false; }
+	PATH="$PWD/g/bin:$PATH" run -0 nodesockd -V
+	[[ "$output" =~ ^nodesockd\ [0-9] ]]
+	# The CLI's own exit status: 2, no daemon answers.
+	PATH="$PWD/g/bin:$PATH" run -2 nodesockd status -i "$PWD/none.ipc"
+	# The daemon started through the bin is the binary, with the bin's pid:
+	# SIGTERM stops it as it stops the binary.
+	cp "$FIX/app.js" .
+	NODESOCKD="$PWD/g/bin/nodesockd" start_daemon -s app.js
+	wait_for 10 grep -q 'deploy done: 1 worker online' "$LOG"
+	[ "$(readlink "/proc/$DPID/exe")" = "$PWD/g/lib/node_modules/nodesockd/nodesockd" ]
+	[ "$(get app.0.sock)" = "$(published_pid 0) 0" ]
+	kill -TERM "$DPID"
+	wait_for 15 gone "$DPID"
+	run -0 wait "$DPID"
+	[ ! -e app.0.sock ]
+	# Without the build, the global bin names the global rebuild.
+	rm g/lib/node_modules/nodesockd/nodesockd
+	run -127 --separate-stderr g/bin/nodesockd -V
+	[[ "$stderr" == *"run \`npm rebuild --global nodesockd\`, or \`make\` in $PWD/g/lib/node_modules/nodesockd (a C compiler is needed)" ]]
+}
