@@ -83,7 +83,7 @@ install: $(BIN)
 	cp -f $(BIN) $(DESTDIR)$(PREFIX)/bin/nodesockd
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/nodesockd
 	mkdir -p $(DESTDIR)$(MANPREFIX)/man1
-	sed "s/VERSION/$(VERSION)/g" < nodesockd.1 > $(DESTDIR)$(MANPREFIX)/man1/nodesockd.1
+	cp -f nodesockd.1 $(DESTDIR)$(MANPREFIX)/man1/nodesockd.1
 	chmod 644 $(DESTDIR)$(MANPREFIX)/man1/nodesockd.1
 
 uninstall:

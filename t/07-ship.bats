@@ -141,7 +141,7 @@ helpsection() {
 	run -0 "$d/usr/bin/nodesockd" --version
 	version=${output#nodesockd }
 	[ "$(grep '^\.Os' "$d/usr/share/man/man1/nodesockd.1")" = ".Os nodesockd\\-$version" ]
-	! grep -q VERSION "$d/usr/share/man/man1/nodesockd.1"
+	! grep -q VERSION "$d/usr/share/man/man1/nodesockd.1" || false
 	[ "$(stat -c %a "$d/usr/share/man/man1/nodesockd.1")" = 644 ]
 	run -0 make -C src uninstall DESTDIR="$d" PREFIX=/usr
 	[ -z "$(find "$d" -type f)" ]

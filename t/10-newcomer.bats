@@ -1,5 +1,5 @@
 # What a newcomer meets first: npm pack and the tarball installed locally,
-# globally and without its scripts, and the npm bin.
+# globally and without its scripts, and the npm bin; one version everywhere.
 load helpers
 
 ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
@@ -104,4 +104,17 @@ project() {
 	rm g/lib/node_modules/nodesockd/nodesockd
 	run -127 --separate-stderr g/bin/nodesockd -V
 	[[ "$stderr" == *"run \`npm rebuild --global nodesockd\`, or \`make\` in $PWD/g/lib/node_modules/nodesockd (a C compiler is needed)" ]]
+}
+
+@test "one version: nodesockd -V, config.mk, package.json, and the man page's footer agree" {
+	v=$(sed -n 's/^VERSION = //p' "$ROOT/config.mk")
+	[[ "$v" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]
+	run -0 "$NODESOCKD" -V
+	[ "$output" = "nodesockd $v" ]
+	[ "$(node -p 'require(process.argv[1]).version' "$ROOT/package.json")" = "$v" ]
+	[ "$(sed -n 's/^\.Os //p' "$ROOT/nodesockd.1")" = "nodesockd\\-$v" ]
+	# `man ./nodesockd.1` in the checkout: the version in the footer.
+	command -v man >/dev/null || skip "man is not installed"
+	MANWIDTH=80 man -l "$ROOT/nodesockd.1" >page.txt 2>/dev/null
+	[[ "$(tail -n 1 page.txt)" =~ ^nodesockd-$v\ .*\ nodesockd-$v$ ]]
 }
