@@ -26,6 +26,9 @@ nodesockd: $(OBJ)
 static: nodesockd-static
 
 nodesockd-static: $(SRC) nodesockd.h config.mk
+	@command -v $(STATICCC) >/dev/null 2>&1 || { echo "make static:" \
+	    "$(STATICCC) is not installed: apt-get install musl-tools" \
+	    "(Debian, Ubuntu), or set STATICCC to a musl compiler" >&2; exit 1; }
 	$(STATICCC) $(CFLAGS) $(CPPFLAGS) -o $@ $(SRC) $(STATICLDFLAGS)
 
 # The daemon built with AddressSanitizer and UndefinedBehaviorSanitizer:

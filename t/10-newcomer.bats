@@ -1,5 +1,6 @@
 # What a newcomer meets first: npm pack and the tarball installed locally,
-# globally and without its scripts, and the npm bin; one version everywhere.
+# globally and without its scripts, and the npm bin; make static without
+# musl-gcc; one version everywhere.
 load helpers
 
 ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
@@ -29,6 +30,22 @@ pack() {
 	(cd src && npm pack --pack-destination .. >../pack.out 2>&1) || { cat pack.out; false; }
 	TGZ=$PWD/$(tail -n 1 pack.out)
 	[ -f "$TGZ" ]
+}
+
+# path_without TOOL...: a directory of links to every program in PATH but
+# TOOL..., to be PATH.
+path_without() {
+	local d dirs
+	mkdir fakebin
+	IFS=: read -r -a dirs <<<"$PATH"
+	# The first of a name in PATH wins, as in PATH.
+	for d in "${dirs[@]}"; do
+		# Not bats' own directory, which bats puts in PATH.
+		[ -d "$d" ] && [ ! -e "$d/bats-exec-test" ] || continue
+		find "$d/" -mindepth 1 -maxdepth 1 ! -type d -exec ln -s -t fakebin {} + 2>/dev/null
+	done
+	for d in "$@"; do rm -f "fakebin/$d"; done
+	echo "$PWD/fakebin"
 }
 
 # project: an empty npm project in ./app.
@@ -117,4 +134,13 @@ project() {
 	command -v man >/dev/null || skip "man is not installed"
 	MANWIDTH=80 man -l "$ROOT/nodesockd.1" >page.txt 2>/dev/null
 	[[ "$(tail -n 1 page.txt)" =~ ^nodesockd-$v\ .*\ nodesockd-$v$ ]]
+}
+
+@test "make static without musl-gcc says how to get it" {
+	mkdir src
+	cp "$ROOT"/*.c "$ROOT"/*.h "$ROOT/Makefile" "$ROOT/config.mk" src/
+	fake=$(path_without musl-gcc)
+	PATH=$fake run -2 make -C src static
+	[[ "$output" == *"musl-gcc is not installed: apt-get install musl-tools (Debian, Ubuntu), or set STATICCC to a musl compiler"* ]]
+	[ ! -e src/nodesockd-static ]
 }
