@@ -39,10 +39,17 @@ nodesockd-san: $(SRC) nodesockd.h config.mk
 
 TESTBIN = nodesockd
 TESTBIN1 = nodesockd-san
+# `make check TESTS=t/05-nginx.bats` runs one file.
+TESTS = t
 
+# bats' own output, then t/summary's last line: N passed, N skipped, N failed.
+# A test whose tool is missing is skipped; NODESOCKD_NO_SKIP=1 fails it.
 check: nodesockd $(TESTBIN$(SAN))
 	[ -d t/node_modules/express ] || (cd t && npm ci --no-audit --no-fund)
-	NODESOCKD="$$PWD/$(TESTBIN$(SAN))" bats $(BATSFLAGS) t
+	@r=`mktemp -d`; trap 'rm -rf "$$r"' EXIT; trap 'exit 1' HUP INT TERM; s=0; \
+	NODESOCKD="$$PWD/$(TESTBIN$(SAN))" bats --report-formatter tap -o "$$r" \
+	    $(BATSFLAGS) $(TESTS) || s=$$?; \
+	sh t/summary "$$r/report.tap" "$$s"
 
 test: check
 

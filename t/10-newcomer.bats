@@ -1,6 +1,6 @@
 # What a newcomer meets first: npm pack and the tarball installed locally,
-# globally and without its scripts, and the npm bin; make static without
-# musl-gcc; one version everywhere.
+# globally and without its scripts, and the npm bin; make check and make
+# static without their tools; one version everywhere.
 load helpers
 
 ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
@@ -131,7 +131,7 @@ project() {
 	[ "$(node -p 'require(process.argv[1]).version' "$ROOT/package.json")" = "$v" ]
 	[ "$(sed -n 's/^\.Os //p' "$ROOT/nodesockd.1")" = "nodesockd\\-$v" ]
 	# `man ./nodesockd.1` in the checkout: the version in the footer.
-	command -v man >/dev/null || skip "man is not installed"
+	need man man-db
 	MANWIDTH=80 man -l "$ROOT/nodesockd.1" >page.txt 2>/dev/null
 	[[ "$(tail -n 1 page.txt)" =~ ^nodesockd-$v\ .*\ nodesockd-$v$ ]]
 }
@@ -143,4 +143,40 @@ project() {
 	PATH=$fake run -2 make -C src static
 	[[ "$output" == *"musl-gcc is not installed: apt-get install musl-tools (Debian, Ubuntu), or set STATICCC to a musl compiler"* ]]
 	[ ! -e src/nodesockd-static ]
+}
+
+@test "without nginx in PATH make check skips the Nginx tests with the reason and passes; NODESOCKD_NO_SKIP=1 fails them" {
+	fake=$(path_without nginx)
+	! PATH=$fake command -v nginx || false
+	n=$(grep -c '^@test ' "$ROOT/t/05-nginx.bats")
+	[ "$n" -gt 0 ]
+	run -0 env -i HOME="$HOME" PATH="$fake" make -s -C "$ROOT" check TESTS=t/05-nginx.bats
+	[ "$(grep -c '^ok [0-9]* .* # skip nginx is not installed (Debian: nginx)$' <<<"$output")" = "$n" ]
+	[ "${lines[-1]}" = "0 passed, $n skipped, 0 failed" ]
+	# make's own "Error 1" goes to stderr, after the summary.
+	run -2 --separate-stderr env -i HOME="$HOME" PATH="$fake" NODESOCKD_NO_SKIP=1 \
+	    make -s -C "$ROOT" check TESTS=t/05-nginx.bats
+	[ "$(grep -c '^not ok ' <<<"$output")" = "$n" ]
+	grep -q 'nginx is not installed (Debian: nginx), and NODESOCKD_NO_SKIP=1 makes that a failure' <<<"$output"
+	[ "${lines[-1]}" = "0 passed, 0 skipped, $n failed" ]
+}
+
+@test "t/summary: one last line; fails on a failure, a short run, a bats error, and a skip under NODESOCKD_NO_SKIP=1" {
+	summary() { env -u NODESOCKD_NO_SKIP sh "$ROOT/t/summary" "$@"; }
+	printf '1..3\nok 1 a\nok 2 b # skip x is not installed\nok 3 c\n' >pass.tap
+	run -0 summary pass.tap 0
+	[ "$output" = "2 passed, 1 skipped, 0 failed" ]
+	NODESOCKD_NO_SKIP=1 run -1 sh "$ROOT/t/summary" pass.tap 0
+	[ "${lines[-1]}" = "2 passed, 1 skipped, 0 failed" ]
+	[[ "${lines[0]}" == *"NODESOCKD_NO_SKIP=1"* ]]
+	printf '1..3\nok 1 a\nnot ok 2 b\n# (in test file x.bats, line 2)\nok 3 c\n' >fail.tap
+	run -1 summary fail.tap 1
+	[ "$output" = "2 passed, 0 skipped, 1 failed" ]
+	printf '1..3\nok 1 a\n' >short.tap
+	run -1 summary short.tap 1
+	[ "${lines[-1]}" = "1 passed, 0 skipped, 0 failed" ]
+	run -1 summary pass.tap 2
+	[ "${lines[-1]}" = "2 passed, 1 skipped, 0 failed" ]
+	run -1 summary none.tap 1
+	[ "${lines[-1]}" = "0 passed, 0 skipped, 0 failed" ]
 }
