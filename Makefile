@@ -53,6 +53,11 @@ check: nodesockd $(TESTBIN$(SAN))
 
 test: check
 
+# The example under nodesockd behind a private Nginx on a free port, until
+# Ctrl-C; DEMO_LOAD=1 deploys every 3 s under load. See example/demo.js.
+demo: nodesockd
+	node example/demo.js
+
 # Each libFuzzer target for FUZZTIME seconds, on a scratch copy of its
 # corpus, so that what is committed stays a small seed. A crash, a failed
 # check or a leak stops it; the input is left in t/fuzz/bin/TARGET-crash-*.
@@ -99,4 +104,4 @@ install: $(BIN)
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/nodesockd $(DESTDIR)$(MANPREFIX)/man1/nodesockd.1
 
-.PHONY: all static check test fuzz clean install uninstall
+.PHONY: all static check test demo fuzz clean install uninstall

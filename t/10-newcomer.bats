@@ -180,3 +180,83 @@ project() {
 	run -1 summary none.tap 1
 	[ "${lines[-1]}" = "0 passed, 0 skipped, 0 failed" ]
 }
+
+# demo_started: make demo has printed its URL, its pids and its directory:
+# $URL, $NGINX_PID, $DAEMON_PID, $DIR.
+demo_started() {
+	grep -q '^nodesockd demo: http://127.0.0.1:[0-9]*/ ' demo.out || return 1
+	URL=$(sed -n 's|^nodesockd demo: \(http://[^ ]*\) .*|\1|p' demo.out)
+	NGINX_PID=$(sed -n 's/.* Nginx (pid \([0-9]*\)).*/\1/p' demo.out)
+	DAEMON_PID=$(sed -n 's/.* nodesockd (pid \([0-9]*\)).*/\1/p' demo.out)
+	DIR=$(sed -n 's/.* on UNIX sockets in \(.*\)$/\1/p' demo.out)
+}
+
+# left_behind: every process of the demo is gone, and every file.
+left_behind() {
+	local p
+	for p in "$NGINX_PID" "$DAEMON_PID" $NGINX_WORKERS $(worker_pids); do
+		gone "$p" || { echo "pid $p is left"; return 1; }
+	done
+	[ -z "$(ls -A tmp)" ] || { echo "files left:"; ls -AR tmp; return 1; }
+	[ "$(ls -A "$ROOT/example")" = "$EXAMPLE" ] || { echo "files left in example/"; return 1; }
+}
+
+@test "make demo: the example behind a private Nginx answers; Ctrl-C stops it all and leaves nothing behind" {
+	need nginx
+	mkdir tmp
+	EXAMPLE=$(ls -A "$ROOT/example")
+	LOG=$PWD/demo.err    # teardown kills the workers it logs
+	# In a session of its own, as a terminal would run it, to send Ctrl-C's
+	# SIGINT to its whole process group.
+	TMPDIR=$PWD/tmp setsid make -s -C "$ROOT" demo >demo.out 2>demo.err &
+	demo=$!
+	echo "$demo" >>pids
+	wait_for 40 demo_started || { cat demo.out demo.err; false; }
+	[ -d "$DIR" ] && [[ "$DIR" == "$PWD/tmp/nodesockd-demo."* ]]
+	grep -q "^  curl $URL\$" demo.out
+	grep -q "^  ./nodesockd restart -i $DIR/nodesockd.ipc " demo.out
+	for i in 1 2 3 4; do
+		run -0 curl -sS --max-time 10 "$URL"
+		[[ "$output" =~ ^hello\ from\ worker\ [01]\ \(pid\ [0-9]+\)$ ]]
+		p=${output##*pid }
+		p=${p%)}
+		grep -q "worker [01] (pid $p) published as $DIR/app.[01].sock" demo.err
+	done
+	# Its control socket works as the demo says.
+	run -0 "$NODESOCKD" restart -i "$DIR/nodesockd.ipc"
+	run -0 curl -sS --max-time 10 "$URL"
+	NGINX_WORKERS=$(ps -o pid= --ppid "$NGINX_PID")
+	[ -n "$NGINX_WORKERS" ]
+	kill -INT -- "-$demo"
+	wait_for 40 gone "$demo"
+	wait_for 10 left_behind
+	grep -q "^nodesockd demo: stopped; $DIR removed\$" demo.out
+	# One SIGINT reached nodesockd's workers: they finished, none was killed.
+	[ "$(grep -c 'worker [01] (pid [0-9]*) exited with status 0' demo.err)" = 4 ]
+	! grep 'was killed' demo.err || false
+}
+
+@test "DEMO_LOAD=1 make demo: deploys under load, N requests, 0 failed; DEMO_SECONDS ends it, leaving nothing behind" {
+	need nginx
+	mkdir tmp
+	EXAMPLE=$(ls -A "$ROOT/example")
+	LOG=$PWD/demo.err
+	TMPDIR=$PWD/tmp DEMO_LOAD=1 DEMO_SECONDS=8 make -s -C "$ROOT" demo >demo.out 2>demo.err &
+	demo=$!
+	echo "$demo" >>pids
+	wait_for 40 demo_started || { cat demo.out demo.err; false; }
+	NGINX_WORKERS=$(ps -o pid= --ppid "$NGINX_PID")
+	wait_for 60 gone "$demo"
+	wait "$demo" || { cat demo.out demo.err; false; }
+	left_behind
+	grep -q '^deploy 1 done; [0-9]* requests so far, 0 failed$' demo.out
+	[[ "$(tail -n 1 demo.out)" =~ ^[1-9][0-9]*\ requests,\ 0\ failed$ ]]
+	# Each deploy replaced both workers.
+	d=$(grep -c '^deploy [0-9]* done' demo.out)
+	[ "$(grep -c 'deploy done: 2 workers online' demo.err)" = $((d + 1)) ]
+}
+
+@test "make demo without Nginx says how to install it" {
+	run -1 env NGINX="$PWD/no-nginx" node "$ROOT/example/demo.js"
+	[ "$output" = "nodesockd demo: nginx is not installed (no $PWD/no-nginx): apt-get install nginx (Debian, Ubuntu) or brew install nginx (macOS)" ]
+}
