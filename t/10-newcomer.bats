@@ -123,13 +123,15 @@ project() {
 	[[ "$stderr" == *"run \`npm rebuild --global nodesockd\`, or \`make\` in $PWD/g/lib/node_modules/nodesockd (a C compiler is needed)" ]]
 }
 
-@test "one version: nodesockd -V, config.mk, package.json, and the man page's footer agree" {
+@test "one version: nodesockd -V, config.mk, package.json, the man page's footer and the README's tarball agree" {
 	v=$(sed -n 's/^VERSION = //p' "$ROOT/config.mk")
 	[[ "$v" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]
 	run -0 "$NODESOCKD" -V
 	[ "$output" = "nodesockd $v" ]
 	[ "$(node -p 'require(process.argv[1]).version' "$ROOT/package.json")" = "$v" ]
 	[ "$(sed -n 's/^\.Os //p' "$ROOT/nodesockd.1")" = "nodesockd\\-$v" ]
+	# The README's tarball.
+	grep -q "^    npm install ./nodesockd-$v\.tgz " "$ROOT/README"
 	# `man ./nodesockd.1` in the checkout: the version in the footer.
 	need man man-db
 	MANWIDTH=80 man -l "$ROOT/nodesockd.1" >page.txt 2>/dev/null
