@@ -216,7 +216,9 @@ left_behind() {
 	wait_for 40 demo_started || { cat demo.out demo.err; false; }
 	[ -d "$DIR" ] && [[ "$DIR" == "$PWD/tmp/nodesockd-demo."* ]]
 	grep -q "^  curl $URL\$" demo.out
-	grep -q "^  ./nodesockd restart -i $DIR/nodesockd.ipc " demo.out
+	# ./nodesockd (./nodesockd-san under make check SAN=1), from the checkout.
+	ns=$(cd "$(dirname "$NODESOCKD")" && pwd)/${NODESOCKD##*/}
+	grep -q "^  ./${ns#"$ROOT"/} restart -i $DIR/nodesockd.ipc " demo.out
 	for i in 1 2 3 4; do
 		run -0 curl -sS --max-time 10 "$URL"
 		[[ "$output" =~ ^hello\ from\ worker\ [01]\ \(pid\ [0-9]+\)$ ]]
