@@ -193,6 +193,16 @@ demo_started() {
 	DIR=$(sed -n 's/.* on UNIX sockets in \(.*\)$/\1/p' demo.out)
 }
 
+# children PID: the pids of PID's children, from /proc.
+children() {
+	local f s ppid
+	for f in /proc/[0-9]*/stat; do
+		s=$(cat "$f" 2>/dev/null) || continue
+		read -r _ ppid _ <<<"${s##*) }"
+		[ "$ppid" != "$1" ] || { f=${f#/proc/}; echo "${f%/stat}"; }
+	done
+}
+
 # left_behind: every process of the demo is gone, and every file.
 left_behind() {
 	local p
@@ -229,7 +239,7 @@ left_behind() {
 	# Its control socket works as the demo says.
 	run -0 "$NODESOCKD" restart -i "$DIR/nodesockd.ipc"
 	run -0 curl -sS --max-time 10 "$URL"
-	NGINX_WORKERS=$(ps -o pid= --ppid "$NGINX_PID")
+	NGINX_WORKERS=$(children "$NGINX_PID")
 	[ -n "$NGINX_WORKERS" ]
 	kill -INT -- "-$demo"
 	wait_for 40 gone "$demo"
@@ -249,7 +259,7 @@ left_behind() {
 	demo=$!
 	echo "$demo" >>pids
 	wait_for 40 demo_started || { cat demo.out demo.err; false; }
-	NGINX_WORKERS=$(ps -o pid= --ppid "$NGINX_PID")
+	NGINX_WORKERS=$(children "$NGINX_PID")
 	wait_for 60 gone "$demo"
 	wait "$demo" || { cat demo.out demo.err; false; }
 	left_behind
