@@ -110,6 +110,12 @@ function running(child) {
   return child && child.exitCode === null && child.signalCode === null;
 }
 
+// SIGKILL to a child's process group (its session's: Nginx's workers too).
+function killGroup(child) {
+  if (!child || !child.pid) return;
+  try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+}
+
 // Signal SIG, wait up to MS for the end, then SIGKILL; true if it took that.
 async function stopChild(child, sig, ms) {
   if (!running(child)) return false;
@@ -117,7 +123,7 @@ async function stopChild(child, sig, ms) {
   const ended = await Promise.race([child.ended.then(() => true), sleep(ms).then(() => false)]);
   if (ended) return false;
   warn(`pid ${child.pid} did not stop within ${ms / 1000} s: killed`);
-  child.kill('SIGKILL');
+  killGroup(child);
   await child.ended;
   return true;
 }
@@ -181,7 +187,8 @@ async function main() {
   const onSignal = (sig) => {
     if (++signals > 1) {
       warn(`${sig} again: killing everything`);
-      for (const c of [front, daemon]) if (running(c)) c.kill('SIGKILL');
+      killGroup(front);
+      killGroup(daemon);
       killWorkers();
       fs.rmSync(dir, { recursive: true, force: true });
       process.exit(1);
