@@ -26,6 +26,9 @@ nodesockd: $(OBJ)
 static: nodesockd-static
 
 nodesockd-static: $(SRC) nodesockd.h config.mk
+	@command -v $(STATICCC) >/dev/null 2>&1 || { echo "make static:" \
+	    "$(STATICCC) is not installed: apt-get install musl-tools" \
+	    "(Debian, Ubuntu), or set STATICCC to a musl compiler" >&2; exit 1; }
 	$(STATICCC) $(CFLAGS) $(CPPFLAGS) -o $@ $(SRC) $(STATICLDFLAGS)
 
 # The daemon built with AddressSanitizer and UndefinedBehaviorSanitizer:
@@ -36,12 +39,24 @@ nodesockd-san: $(SRC) nodesockd.h config.mk
 
 TESTBIN = nodesockd
 TESTBIN1 = nodesockd-san
+# `make check TESTS=t/05-nginx.bats` runs one file.
+TESTS = t
 
+# bats' own output, then t/summary's last line: N passed, N skipped, N failed.
+# A test whose tool is missing is skipped; NODESOCKD_NO_SKIP=1 fails it.
 check: nodesockd $(TESTBIN$(SAN))
 	[ -d t/node_modules/express ] || (cd t && npm ci --no-audit --no-fund)
-	NODESOCKD="$$PWD/$(TESTBIN$(SAN))" bats $(BATSFLAGS) t
+	@r=`mktemp -d`; trap 'rm -rf "$$r"' EXIT; trap 'exit 1' HUP INT TERM; s=0; \
+	NODESOCKD="$$PWD/$(TESTBIN$(SAN))" bats --report-formatter tap -o "$$r" \
+	    $(BATSFLAGS) $(TESTS) || s=$$?; \
+	sh t/summary "$$r/report.tap" "$$s"
 
 test: check
+
+# The example under nodesockd behind a private Nginx on a free port, until
+# Ctrl-C; DEMO_LOAD=1 deploys every 3 s under load. See example/demo.js.
+demo: nodesockd
+	node example/demo.js
 
 # Each libFuzzer target for FUZZTIME seconds, on a scratch copy of its
 # corpus, so that what is committed stays a small seed. A crash, a failed
@@ -83,10 +98,10 @@ install: $(BIN)
 	cp -f $(BIN) $(DESTDIR)$(PREFIX)/bin/nodesockd
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/nodesockd
 	mkdir -p $(DESTDIR)$(MANPREFIX)/man1
-	sed "s/VERSION/$(VERSION)/g" < nodesockd.1 > $(DESTDIR)$(MANPREFIX)/man1/nodesockd.1
+	cp -f nodesockd.1 $(DESTDIR)$(MANPREFIX)/man1/nodesockd.1
 	chmod 644 $(DESTDIR)$(MANPREFIX)/man1/nodesockd.1
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/nodesockd $(DESTDIR)$(MANPREFIX)/man1/nodesockd.1
 
-.PHONY: all static check test fuzz clean install uninstall
+.PHONY: all static check test demo fuzz clean install uninstall

@@ -1,5 +1,6 @@
-# nodesockd version
-VERSION = 0.1
+# nodesockd version: the one place it is set; package.json and the .Os line of
+# nodesockd.1 carry it too (t/10 checks that they agree)
+VERSION = 0.1.0
 
 # paths
 PREFIX = /usr/local

@@ -5,7 +5,7 @@
 load helpers
 
 setup() {
-	command -v nginx >/dev/null || { echo "nginx is missing (apt-get install nginx)" >&2; return 1; }
+	need nginx
 	cd "$BATS_TEST_TMPDIR"
 	echo "{\"script\": \"$FIX/helper-app.js\", \"workers\": 3}" >app.json
 }

@@ -6,7 +6,7 @@ load helpers
 BIN="$BATS_TEST_DIRNAME/../nodesockd"
 
 setup() {
-	command -v valgrind >/dev/null 2>&1 || skip "valgrind is not installed"
+	need valgrind
 	cd "$BATS_TEST_TMPDIR"
 	cp "$FIX"/*.js .
 }

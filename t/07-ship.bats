@@ -9,11 +9,6 @@ setup() {
 	cd "$BATS_TEST_TMPDIR"
 }
 
-# need TOOL: skip the test when TOOL is not installed.
-need() {
-	command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed"
-}
-
 # copytree: the sources of the program, in ./src, to build there.
 copytree() {
 	mkdir src
@@ -48,10 +43,10 @@ helpsection() {
 }
 
 @test "the man page renders without a warning with groff and man -l" {
-	need groff
+	need groff groff-base
 	run -0 groff -mdoc -ww -z "$MAN"
 	[ "$output" = "" ]
-	need man
+	need man man-db
 	MANWIDTH=80 man -l "$MAN" >page.txt 2>err.txt
 	[ ! -s err.txt ] || { cat err.txt; false; }
 	grep -q '^SYNOPSIS' page.txt
@@ -141,7 +136,7 @@ helpsection() {
 	run -0 "$d/usr/bin/nodesockd" --version
 	version=${output#nodesockd }
 	[ "$(grep '^\.Os' "$d/usr/share/man/man1/nodesockd.1")" = ".Os nodesockd\\-$version" ]
-	! grep -q VERSION "$d/usr/share/man/man1/nodesockd.1"
+	! grep -q VERSION "$d/usr/share/man/man1/nodesockd.1" || false
 	[ "$(stat -c %a "$d/usr/share/man/man1/nodesockd.1")" = 644 ]
 	run -0 make -C src uninstall DESTDIR="$d" PREFIX=/usr
 	[ -z "$(find "$d" -type f)" ]
@@ -153,7 +148,7 @@ helpsection() {
 }
 
 @test "make static: a small static binary that runs workers, apart from make's" {
-	need musl-gcc
+	need musl-gcc musl-tools
 	copytree
 	make -C src >/dev/null
 	run -0 make -C src static
@@ -161,11 +156,7 @@ helpsection() {
 	size=$(stat -c %s "$bin")
 	[ "$size" -lt 102400 ] || { echo "$size bytes"; false; }
 	# No program interpreter: the kernel runs it as it is.
-	! od -A n -c -N 4096 "$bin" | tr -d ' \n' | grep -q 'ld-linux\|ld-musl'
-	if command -v file >/dev/null; then
-		file "$bin" | grep -q 'statically linked'
-		file src/nodesockd | grep -q 'dynamically linked'
-	fi
+	! od -A n -c -N 4096 "$bin" | tr -d ' \n' | grep -q 'ld-linux\|ld-musl' || false
 	run -0 "$bin" --version
 	[[ "$output" =~ ^nodesockd\ [0-9] ]]
 	# The objects and the binary of make are untouched and up to date.
@@ -179,6 +170,9 @@ helpsection() {
 	wait_for 10 gone "$DPID"
 	wait "$DPID"
 	[ ! -e app.0.sock ]
+	need file
+	file "$bin" | grep -q 'statically linked'
+	file src/nodesockd | grep -q 'dynamically linked'
 }
 
 @test "the example runs as the README says, and holds requests while suspended" {
@@ -229,7 +223,7 @@ helpsection() {
 }
 
 @test "example/nodesockd.service passes systemd-analyze verify" {
-	need systemd-analyze
+	need systemd-analyze systemd
 	# verify wants ExecStart's program to exist: point it at ours.
 	sed "s#/usr/local/bin/nodesockd#$ROOT/nodesockd#g" "$ROOT/example/nodesockd.service" >nodesockd.service
 	run -0 systemd-analyze verify --man=no ./nodesockd.service
@@ -245,9 +239,8 @@ helpsection() {
 	for f in runit/run runit/log/run s6/nodesockd/run; do
 		[ -x "$f" ] || { echo "$f is not executable"; false; }
 		sh -n "$f"
-		if command -v shellcheck >/dev/null; then
-			shellcheck "$f"
-		fi
 	done
 	[ "$(cat s6/nodesockd/type)" = longrun ]
+	need shellcheck
+	shellcheck runit/run runit/log/run s6/nodesockd/run
 }

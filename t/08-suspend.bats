@@ -97,16 +97,17 @@ state() {
 @test "npm pack and npm install of the tarball give the binary and the module" {
 	src="$BATS_TEST_DIRNAME/.."
 	mkdir pkg app
-	# Pack a copy: prepack runs make clean.
+	# Pack a copy of the sources alone, as a fresh clone has them.
 	cp "$src"/*.c "$src"/*.h "$src"/Makefile "$src"/config.mk "$src"/package.json \
 	    "$src"/index.js "$src"/index.d.ts "$src"/README "$src"/LICENSE pkg/
 	cp "$src"/nodesockd.1 pkg/ 2>/dev/null || true
+	cp -R "$src"/bin pkg/
 	(cd pkg && npm pack --silent >../pack.out 2>&1) || { cat pack.out; false; }
 	tgz=pkg/$(tail -n 1 pack.out)
 	[ -f "$tgz" ]
 	# Only what is needed ships.
 	tar tzf "$tgz" | sed 's|^package/||' | sort >contents
-	! grep -q -E '^(t/|bench/|example/|\.ci/)|\.o$|^nodesockd$' contents
+	! grep -q -E '^(t/|bench/|example/|\.ci/)|\.o$|^nodesockd$' contents || false
 	grep -q -x nodesockd.c contents
 	grep -q -x index.d.ts contents
 	cd app

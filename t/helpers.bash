@@ -12,6 +12,18 @@ export ASAN_OPTIONS="log_path=$BATS_TEST_TMPDIR/sanitizer:detect_leaks=1"
 export UBSAN_OPTIONS="log_path=$BATS_TEST_TMPDIR/sanitizer:print_stacktrace=1"
 FIX="$BATS_TEST_DIRNAME/fixtures"
 
+# need TOOL [DEBIAN-PACKAGE]: skip the test when TOOL is not in PATH, with
+# that reason; under NODESOCKD_NO_SKIP=1 (.ci/run sets it) fail it instead,
+# so that CI proves every test.
+need() {
+	command -v "$1" >/dev/null 2>&1 && return 0
+	if [ "${NODESOCKD_NO_SKIP:-}" = 1 ]; then
+		echo "$1 is not installed (Debian: ${2:-$1}), and NODESOCKD_NO_SKIP=1 makes that a failure" >&2
+		return 1
+	fi
+	skip "$1 is not installed (Debian: ${2:-$1})"
+}
+
 # wait_for SECONDS CMD...: run CMD every 0.1 s until it succeeds.
 wait_for() {
 	local n=$(($1 * 10))
