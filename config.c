@@ -28,7 +28,7 @@
 #define MAXTOK	1024
 
 enum { K_SCRIPT, K_TMPDIR, K_SOCKFILE, K_LISTENVAR, K_IPCFILE, K_WORKERS,
-	K_NODE, K_ONLINE, K_DRAIN, K_SHUTDOWN, K_ENV, NKEYS };
+	K_NODE, K_ONLINE, K_DRAIN, K_SHUTDOWN, K_ORPHAN, K_ENV, NKEYS };
 
 static const struct key {
 	const char *name;	/* in the file */
@@ -46,6 +46,7 @@ static const struct key {
 	[K_ONLINE]    = { "onlineTimeout",   NULL,          0,   J_NUMBER },
 	[K_DRAIN]     = { "drainDelay",      NULL,          0,   J_NUMBER },
 	[K_SHUTDOWN]  = { "shutdownTimeout", NULL,          0,   J_NUMBER },
+	[K_ORPHAN]    = { "orphanTimeout",   NULL,          0,   J_NUMBER },
 	[K_ENV]       = { "env",             NULL,          0,   J_ARRAY },
 };
 
@@ -454,6 +455,7 @@ config_load(struct config *c, int argc, char *argv[])
 	c->onlinetimeout = num(K_ONLINE, 10000, 1, MAXMS);
 	c->draindelay = num(K_DRAIN, 500, 0, MAXMS);
 	c->shutdowntimeout = num(K_SHUTDOWN, 10000, 0, MAXMS);
+	c->orphantimeout = num(K_ORPHAN, 60000, 0, MAXMS);
 
 	strcpy(c->sockpat, str(K_SOCKFILE, "app.{worker}.sock"));
 	checkpattern(c->sockpat, c->workers);

@@ -284,7 +284,7 @@ child(struct worker *w, int fd, const sigset_t *mask)
 	extern char **environ;
 	static const char *always[] = { "PATH", "NODE_ENV" };
 	const char *name;
-	char **keep, **e, id[16], go;
+	char **keep, **e, id[16], orphan[16], go;
 	size_t n;
 	int i, j, k;
 
@@ -316,11 +316,13 @@ child(struct worker *w, int fd, const sigset_t *mask)
 		environ = keep;
 	}
 	snprintf(id, sizeof(id), "%d", w->id);
+	snprintf(orphan, sizeof(orphan), "%d", cfg.orphantimeout);
 	rmours(w->sock, S_IFSOCK);	/* left by a process of the same pid */
 	if (setenv(cfg.listenvar, w->sock, 1) < 0
 	    || setenv("NODESOCKD_LISTEN_VAR", cfg.listenvar, 1) < 0
 	    || setenv("NODESOCKD_WORKER_ID", id, 1) < 0
 	    || setenv("NODESOCKD_SUSPENDED", w->suspended ? "true" : "", 1) < 0
+	    || setenv("NODESOCKD_ORPHAN_MS", orphan, 1) < 0
 	    || setenv("NODE_CHANNEL_FD", "3", 1) < 0
 	    || setenv("NODE_CHANNEL_SERIALIZATION_MODE", "json", 1) < 0)
 		_exit(126);

@@ -49,7 +49,7 @@ struct config {
 	char run[PATH_MAX];		/* the run file: ipc, ".run" */
 	char node[PATH_MAX];		/* a path, or a name looked up in PATH */
 	int workers;
-	int onlinetimeout, draindelay, shutdowntimeout;	/* ms */
+	int onlinetimeout, draindelay, shutdowntimeout, orphantimeout;	/* ms */
 	char **env;			/* NULL: pass the whole environment */
 	int nenv;
 };

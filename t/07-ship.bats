@@ -91,7 +91,7 @@ helpsection() {
 
 @test "the man page gives every config key with its default" {
 	keys=$(sed -n 's/^\t\[K_[A-Z]*\] *= { "\([a-zA-Z]*\)",.*/\1/p' "$ROOT/config.c")
-	[ "$(echo "$keys" | wc -l)" = 11 ]
+	[ "$(echo "$keys" | wc -l)" = 12 ]
 	for k in $keys; do
 		entry=$(section CONFIGURATION | awk -v k="$k" '
 			$1 == ".It" && $2 == "Cm" { f = ($3 == k) } f')

@@ -113,15 +113,10 @@ published() {
 }
 
 # config SCRIPT N [ORPHAN_MS]: app.json for N workers of the fixture
-# SCRIPT. The grace period of orphans, NODESOCKD_ORPHAN_MS for the workers,
-# goes through the config key orphanTimeout where the daemon has it, and
-# through the environment, which the daemon passes on, in any case.
+# SCRIPT; ORPHAN_MS, the grace period of orphans, is its orphanTimeout.
 config() {
 	local extra=""
-	if [ -n "${3:-}" ]; then
-		export NODESOCKD_ORPHAN_MS=$3
-		grep -q '"orphanTimeout"' "$ROOT/config.c" && extra=", \"orphanTimeout\": $3"
-	fi
+	[ -z "${3:-}" ] || extra=", \"orphanTimeout\": $3"
 	echo "{\"script\": \"$FIX/$1\", \"workers\": $2, \"drainDelay\": $DRAIN," \
 	    "\"shutdownTimeout\": $SHUTDOWN$extra}" >app.json
 }

@@ -376,3 +376,20 @@ writes() {
 	[ "$(get app.0.sock)" = "$(published_pid 0) 0" ]
 	[ ! -L app.0.sock ] || [ -S "$(readlink -f app.0.sock)" ]
 }
+
+@test "another user on a control socket opened to all is refused, and the client says so, exit 1" {
+	[ "$(id -u)" = 0 ] || skip "needs root to run the client as another user"
+	d=$(mktemp -d /tmp/nodesockd-open.XXXXXX)
+	echo "$d" >>"$BATS_TEST_TMPDIR/dirs"
+	chmod 755 "$d"
+	cp app.js "$d/"
+	up -s "$d/app.js" -t "$d"
+	chmod 666 "$d/nodesockd.ipc"
+	for i in 1 2 3 4 5 6; do
+		run -1 setpriv --reuid nobody --regid nogroup --clear-groups \
+		    "$NODESOCKD" status -i "$d/nodesockd.ipc"
+		[ "$output" = "nodesockd: status: permission denied" ]
+	done
+	run -1 sh -c "echo status | setpriv --reuid nobody --regid nogroup --clear-groups '$NODESOCKD' ctl -i '$d/nodesockd.ipc'"
+	[ "$output" = "error: permission denied" ]
+}
