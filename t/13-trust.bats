@@ -106,7 +106,7 @@ writes() {
 		"$NODESOCKD" -s online.sh -w 128 -e LISTEN_ON 3>&- >"$LOG" 2>&1 &
 		DPID=$!
 		echo "$DPID" >>pids
-		sleep 0.02
+		wait_for 10 logged 1 started
 		kill -TERM "$DPID"
 		wait_for 20 gone "$DPID"
 		wait "$DPID"
