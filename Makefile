@@ -77,9 +77,10 @@ t/fuzz/bin/json: t/fuzz/json.c json.c nodesockd.h config.mk
 	mkdir -p t/fuzz/bin
 	$(FUZZCC) $(FUZZFLAGS) $(CPPFLAGS) -I. -o $@ t/fuzz/json.c json.c
 
-t/fuzz/bin/config: t/fuzz/config.c config.c json.c nodesockd.h config.mk
+t/fuzz/bin/config: t/fuzz/config.c config.c json.c ipc.c t/fuzz/abort.c nodesockd.h config.mk
 	mkdir -p t/fuzz/bin
-	$(FUZZCC) $(FUZZFLAGS) $(CPPFLAGS) -I. -o $@ t/fuzz/config.c config.c json.c
+	$(FUZZCC) $(FUZZFLAGS) $(CPPFLAGS) -I. -o $@ t/fuzz/config.c config.c json.c \
+	    ipc.c t/fuzz/abort.c
 
 t/fuzz/bin/ipc: t/fuzz/ipc.c t/fuzz/abort.c ipc.c nodesockd.h config.mk
 	mkdir -p t/fuzz/bin

@@ -8,14 +8,16 @@
  * DESIGN.md: with -c, relative paths, the command line's included, are taken
  * from the config file's directory (the base directory); without -c, from
  * the current directory. socketFile and a relative ipcFile live in tmpDir.
- * Last, everything that can fail before a worker starts is checked, and the
- * first problem ends the program with file:line:col when it came from the
- * file. Clients (start, stop, ...) only need the control socket's path and
- * skip the checks that concern the workers.
+ * Last, everything that can fail before a worker starts is checked. Nothing
+ * here exits: the first problem is kept, with file:line:col when it came
+ * from the file, and config_load() returns -1; the daemon's reload runs the
+ * same code on the same argv. Clients (start, stop, ...) only need the
+ * control socket's path and skip the checks that concern the workers.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,28 +28,39 @@
 
 #define MAXFILE	65536	/* the largest config file read */
 #define MAXTOK	1024
+#define OFF(f)	offsetof(struct config, f)
 
 enum { K_SCRIPT, K_TMPDIR, K_SOCKFILE, K_LISTENVAR, K_IPCFILE, K_WORKERS,
 	K_NODE, K_ONLINE, K_DRAIN, K_SHUTDOWN, K_ORPHAN, K_ENV, NKEYS };
 
+/* Each key: its names, its type, and where it goes in struct config (an
+ * int for a number, a char[PATH_MAX] or char[64] for a string). */
 static const struct key {
 	const char *name;	/* in the file */
 	const char *lopt;	/* on the command line, NULL if not there */
 	int sopt;
 	int type;		/* J_STRING, J_NUMBER or J_ARRAY */
+	size_t off;
 } keys[NKEYS] = {
-	[K_SCRIPT]    = { "script",          "script",      's', J_STRING },
-	[K_TMPDIR]    = { "tmpDir",          "tmp-dir",     't', J_STRING },
-	[K_SOCKFILE]  = { "socketFile",      "socket-file", 'o', J_STRING },
-	[K_LISTENVAR] = { "listenVar",       "listen-var",  'e', J_STRING },
-	[K_IPCFILE]   = { "ipcFile",         "ipc-file",    'i', J_STRING },
-	[K_WORKERS]   = { "workers",         "workers",     'w', J_NUMBER },
-	[K_NODE]      = { "node",            NULL,          0,   J_STRING },
-	[K_ONLINE]    = { "onlineTimeout",   NULL,          0,   J_NUMBER },
-	[K_DRAIN]     = { "drainDelay",      NULL,          0,   J_NUMBER },
-	[K_SHUTDOWN]  = { "shutdownTimeout", NULL,          0,   J_NUMBER },
-	[K_ORPHAN]    = { "orphanTimeout",   NULL,          0,   J_NUMBER },
-	[K_ENV]       = { "env",             NULL,          0,   J_ARRAY },
+	[K_SCRIPT]    = { "script",          "script",      's', J_STRING, OFF(script) },
+	[K_TMPDIR]    = { "tmpDir",          "tmp-dir",     't', J_STRING, OFF(tmpdir) },
+	[K_SOCKFILE]  = { "socketFile",      "socket-file", 'o', J_STRING, OFF(sockpat) },
+	[K_LISTENVAR] = { "listenVar",       "listen-var",  'e', J_STRING, OFF(listenvar) },
+	[K_IPCFILE]   = { "ipcFile",         "ipc-file",    'i', J_STRING, OFF(ipc) },
+	[K_WORKERS]   = { "workers",         "workers",     'w', J_NUMBER, OFF(workers) },
+	[K_NODE]      = { "node",            NULL,          0,   J_STRING, OFF(node) },
+	[K_ONLINE]    = { "onlineTimeout",   NULL,          0,   J_NUMBER, OFF(onlinetimeout) },
+	[K_DRAIN]     = { "drainDelay",      NULL,          0,   J_NUMBER, OFF(draindelay) },
+	[K_SHUTDOWN]  = { "shutdownTimeout", NULL,          0,   J_NUMBER, OFF(shutdowntimeout) },
+	[K_ORPHAN]    = { "orphanTimeout",   NULL,          0,   J_NUMBER, OFF(orphantimeout) },
+	[K_ENV]       = { "env",             NULL,          0,   J_ARRAY,  0 },
+};
+
+/* A number's default, least and most. */
+static const long long range[NKEYS][3] = {
+	[K_WORKERS] = { 1, 1, MAXWORKERS },	[K_ONLINE] = { 10000, 1, MAXMS },
+	[K_DRAIN] = { 500, 0, MAXMS },		[K_SHUTDOWN] = { 10000, 0, MAXMS },
+	[K_ORPHAN] = { 60000, 0, MAXMS },
 };
 
 static struct setting {
@@ -57,35 +70,14 @@ static struct setting {
 	long long num;
 } settings[NKEYS];
 
-static const char *cmdname[] = {
-	[C_DAEMON] = "", [C_START] = "start", [C_STOP] = "stop",
-	[C_RESTART] = "restart", [C_RESUME] = "resume", [C_STATUS] = "status",
-	[C_CTL] = "ctl",
-};
-
 /* Every command and option in the same words as in nodesockd.1, which
- * t/07-ship.bats checks. */
+ * t/07-ship.bats checks; the commands come from their table. */
 static const char usage[] =
-"usage: nodesockd [-c FILE] [-s SCRIPT] [-e VAR] [-t DIR] [-o PATTERN]\n"
-"                 [-i FILE] [-w N]\n"
-"       nodesockd start [-u] [-c FILE | -i FILE]\n"
-"       nodesockd stop [-c FILE | -i FILE]\n"
-"       nodesockd restart [-u] [-c FILE | -i FILE]\n"
-"       nodesockd resume [-c FILE | -i FILE]\n"
-"       nodesockd status [-c FILE | -i FILE]\n"
-"       nodesockd ctl [-c FILE | -i FILE]\n"
-"       nodesockd -h | -V\n"
-"\n"
 "The first form runs the daemon in the foreground; the others send it a\n"
 "command over its control socket. See nodesockd(1).\n"
 "\n"
 "commands:\n"
-"  start      start the workers if they are stopped\n"
-"  stop       stop the workers; the daemon stays up\n"
-"  restart    replace every worker with zero downtime (a deploy)\n"
-"  resume     let suspended workers serve\n"
-"  status     print one line per worker\n"
-"  ctl        send control lines from standard input and print every reply\n"
+"%s"
 "\n"
 "options:\n"
 "  -c, --config FILE          the JSON config file\n"
@@ -102,9 +94,26 @@ static const char usage[] =
 "  -V, --version              print the version and exit\n";
 
 static const char *cfgfile;	/* for messages: the -c argument */
+static char *err;		/* the first problem, for the caller */
+static size_t errlen;
 
-/* Die with the place a setting came from in front of the message. */
-static void
+/* Keep the first problem; -1. */
+static int
+fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (*err)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* The same, with the place a setting came from in front of the message,
+ * and errno's text when it ends in ':'. */
+static int
 bad(int k, const char *fmt, ...)
 {
 	char msg[512];
@@ -117,12 +126,11 @@ bad(int k, const char *fmt, ...)
 	if (fmt[strlen(fmt) - 1] == ':' && n > 0 && (size_t)n < sizeof(msg))
 		snprintf(msg + n, sizeof(msg) - n, " %s", strerror(saved));
 	if (settings[k].line)
-		die("%s:%d:%d: \"%s\" %s", cfgfile, settings[k].line,
+		return fail("%s:%d:%d: \"%s\" %s", cfgfile, settings[k].line,
 		    settings[k].col, keys[k].name, msg);
-	else if (settings[k].set && keys[k].lopt)
-		die("--%s %s", keys[k].lopt, msg);
-	else
-		die("\"%s\" %s", keys[k].name, msg);
+	if (settings[k].set && keys[k].lopt)
+		return fail("--%s %s", keys[k].lopt, msg);
+	return fail("\"%s\" %s", keys[k].name, msg);
 }
 
 static int
@@ -135,50 +143,72 @@ number(const char *s, long long *v)
 	return (*s < '0' || *s > '9' || *end || errno) ? -1 : 0;
 }
 
-static void
+/* A number out of its key's range, in one wording whatever was wrong. */
+static int
+badnum(int k, long long v)
+{
+	if (range[k][1] == 1 && range[k][2] == MAXWORKERS)
+		return bad(k, v > MAXWORKERS ? "must be at most %d"
+		    : "must be a positive integer", MAXWORKERS);
+	return bad(k, "must be an integer from %lld to %lld", range[k][1],
+	    range[k][2]);
+}
+
+static int
 setopt(int k, const char *arg)
 {
 	settings[k].set = 1;
 	if (!*arg)
-		bad(k, "must not be empty");
+		return bad(k, "must not be empty");
 	if (strlen(arg) >= sizeof(settings[k].str))
-		bad(k, "is too long");
+		return bad(k, "is too long");
 	strcpy(settings[k].str, arg);
 	if (keys[k].type == J_NUMBER && number(arg, &settings[k].num) < 0)
-		bad(k, "must be a non-negative integer, not '%s'", arg);
+		return badnum(k, range[k][1] - 1);
+	return 0;
 }
 
-/* Read argv: a command word, options in short, long and --long=VALUE forms. */
-static void
+/* Read argv: a command word (and its number), options in short, long and
+ * --long=VALUE forms. */
+static int
 readargs(struct config *c, int argc, char *argv[])
 {
-	const char *a, *arg, *eq;
+	const char *a, *arg, *eq, *flag = NULL;
+	char with[128];
+	long long v;
 	size_t n;
-	int i, k;
+	int i, k, count = 0;
 
 	for (i = 1; i < argc; i++) {
 		a = argv[i];
-		if (a[0] != '-' || !a[1]) {
-			if (c->cmd != C_DAEMON || i > 1)
-				die("unexpected argument '%s' (see nodesockd --help)", a);
-			for (k = C_START; k <= C_CTL; k++)
-				if (!strcmp(a, cmdname[k]))
-					break;
-			if (k > C_CTL)
-				die("unknown command '%s' (see nodesockd --help)", a);
-			c->cmd = k;
+		if ((a[0] != '-' || !a[1]) && c->req.cmd
+		    && commands[c->req.cmd].arg == A_COUNT && !count++) {
+			if (number(a, &v) < 0 || v > MAXMS)
+				return fail("%s: '%s' is not a number", argv[i - 1], a);
+			c->req.n = v;
 			continue;
 		}
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(usage, stdout);
-			exit(0);
+		if (a[0] != '-' || !a[1]) {
+			if (c->req.cmd || i > 1)
+				return fail("unexpected argument '%s' (see nodesockd --help)", a);
+			for (k = 1; k < NCMDS && strcmp(a, commands[k].name); k++)
+				;
+			if (k == NCMDS)
+				return fail("unknown command '%s' (see nodesockd --help)", a);
+			c->req.cmd = k;
+			continue;
 		}
-		if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
-			puts("nodesockd " VERSION);
-			exit(0);
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")
+		    || !strcmp(a, "-V") || !strcmp(a, "--version")) {
+			c->req.cmd = a[1] == 'V' || a[2] == 'v' ? C_VERSION : C_HELP;
+			return 0;
 		}
-		if (!strcmp(a, "-u") || !strcmp(a, "--suspended")) {
-			c->suspended = 1;
+		for (k = 1; k < NCMDS; k++)
+			if (commands[k].opt && (!strcmp(a, commands[k].opt)
+			    || (commands[k].sopt && a[1] == commands[k].sopt && !a[2])))
+				break;
+		if (k < NCMDS) {
+			flag = commands[k].opt;
 			continue;
 		}
 		arg = NULL;
@@ -205,20 +235,31 @@ readargs(struct config *c, int argc, char *argv[])
 				arg = a + 2;
 		}
 		if (k == NKEYS)
-			die("unknown option '%s' (see nodesockd --help)", a);
+			return fail("unknown option '%s' (see nodesockd --help)", a);
 		if (!arg && (arg = argv[++i]) == NULL)
-			die("option '%s' needs a value", a);
+			return fail("option '%s' needs a value", a);
 		if (k < 0)
 			cfgfile = arg;
-		else
-			setopt(k, arg);
+		else if (setopt(k, arg) < 0)
+			return -1;
 	}
-	if (c->suspended && c->cmd != C_START && c->cmd != C_RESTART)
-		die("--suspended goes with start or restart");
+	if (flag && (!c->req.cmd || !commands[c->req.cmd].opt
+	    || strcmp(flag, commands[c->req.cmd].opt))) {
+		for (n = 0, k = 1; k < NCMDS; k++)
+			if (commands[k].opt && !strcmp(flag, commands[k].opt))
+				n += snprintf(with + n, sizeof(with) - n, "%s%s",
+				    n ? " or " : "", commands[k].name);
+		return fail("%s goes with %s", flag, with);
+	}
+	c->req.flag = flag != NULL;
+	if (c->req.cmd && commands[c->req.cmd].arg == A_COUNT && !count)
+		return fail("%s needs a number (see nodesockd --help)",
+		    commands[c->req.cmd].name);
+	return 0;
 }
 
 /* Fill what the command line left unset from the config file. */
-static void
+static int
 readfile(struct config *c, const char *path)
 {
 	static char buf[MAXFILE];
@@ -229,30 +270,30 @@ readfile(struct config *c, const char *path)
 	int fd, i, j, k, m, val;
 
 	if ((fd = open(path, O_RDONLY)) < 0)
-		die("%s:", path);
+		return fail("%s: %s", path, strerror(errno));
 	n = read(fd, buf, sizeof(buf));
 	close(fd);
 	if (n < 0)
-		die("%s:", path);
+		return fail("%s: %s", path, strerror(errno));
 	if (n == sizeof(buf))
-		die("%s: larger than %d bytes", path, MAXFILE - 1);
+		return fail("%s: larger than %d bytes", path, MAXFILE - 1);
 	if (json_parse(buf, n, t, MAXTOK, &e) < 0)
-		die("%s:%d:%d: %s", path, e.line, e.col, e.msg);
+		return fail("%s:%d:%d: %s", path, e.line, e.col, e.msg);
 	if (t[0].type != J_OBJECT)
-		die("%s:%d:%d: expected an object", path, t[0].line, t[0].col);
+		return fail("%s:%d:%d: expected an object", path, t[0].line, t[0].col);
 	for (i = 1, m = 0; m < t[0].size; m++, i = json_next(t, val)) {
 		val = i + 1;
 		for (k = 0; k < NKEYS; k++)
 			if (json_streq(buf, &t[i], keys[k].name))
 				break;
 		if (k == NKEYS)
-			die("%s:%d:%d: unknown key \"%.*s\"", path, t[i].line,
+			return fail("%s:%d:%d: unknown key \"%.*s\"", path, t[i].line,
 			    t[i].col, t[i].end - t[i].start, buf + t[i].start);
 		st = &settings[k];
 		if (st->set && !st->line)
 			continue;	/* the command line wins */
 		if (st->set)
-			die("%s:%d:%d: \"%s\" given twice", path, t[i].line,
+			return fail("%s:%d:%d: \"%s\" given twice", path, t[i].line,
 			    t[i].col, keys[k].name);
 		st->set = 1;
 		st->line = t[val].line;
@@ -260,37 +301,38 @@ readfile(struct config *c, const char *path)
 		switch (keys[k].type) {
 		case J_STRING:
 			if (t[val].type != J_STRING)
-				bad(k, "must be a string");
+				return bad(k, "must be a string");
 			if (json_str(buf, &t[val], st->str, sizeof(st->str)) <= 0)
-				bad(k, "must be a non-empty string without NUL");
+				return bad(k, "must be a non-empty string without NUL");
 			break;
 		case J_NUMBER:
 			if (t[val].type != J_NUMBER
 			    || json_int(buf, &t[val], &st->num) < 0)
-				bad(k, "must be an integer");
+				return badnum(k, range[k][1] - 1);
 			break;
 		case J_ARRAY:
 			if (t[val].type != J_ARRAY)
-				bad(k, "must be an array of variable names");
+				return bad(k, "must be an array of variable names");
 			c->nenv = t[val].size;
 			if (!(c->env = calloc(c->nenv + 1, sizeof(*c->env))))
-				die("calloc:");
+				return fail("calloc: %s", strerror(errno));
 			for (j = 0; j < c->nenv; j++) {
 				if (t[val + 1 + j].type != J_STRING
 				    || json_str(buf, &t[val + 1 + j], st->str,
 				    sizeof(st->str)) <= 0
 				    || strchr(st->str, '='))
-					bad(k, "must be an array of variable names");
+					return bad(k, "must be an array of variable names");
 				if (!(c->env[j] = strdup(st->str)))
-					die("strdup:");
+					return fail("strdup: %s", strerror(errno));
 			}
 			break;
 		}
 	}
+	return 0;
 }
 
 /* Make p absolute against base, into dst. */
-static void
+static int
 resolve(int k, char *dst, const char *base, const char *p)
 {
 	int n;
@@ -299,27 +341,13 @@ resolve(int k, char *dst, const char *base, const char *p)
 		n = snprintf(dst, PATH_MAX, "%s", p);
 	else
 		n = snprintf(dst, PATH_MAX, "%s/%s", base, p);
-	if (n >= PATH_MAX)
-		bad(k, "path is too long");
+	return n >= PATH_MAX ? bad(k, "path is too long") : 0;
 }
 
 static const char *
 str(int k, const char *def)
 {
 	return settings[k].set ? settings[k].str : def;
-}
-
-static long long
-num(int k, long long def, long long min, long long max)
-{
-	long long v = settings[k].set ? settings[k].num : def;
-
-	if (v < min || v > max) {
-		if (min == 1 && max == MAXWORKERS)
-			bad(k, v < 1 ? "must be a positive integer" : "must be at most %d", MAXWORKERS);
-		bad(k, "must be an integer from %lld to %lld", min, max);
-	}
-	return v;
 }
 
 static int
@@ -335,36 +363,34 @@ varname(const char *s)
 }
 
 /* Check a socketFile pattern: a plain name, {worker} its only placeholder. */
-static void
+static int
 checkpattern(const char *p, int workers)
 {
 	const char *s;
 	int n = 0;
 
 	if (strchr(p, '/') || !strcmp(p, ".") || !strcmp(p, ".."))
-		bad(K_SOCKFILE, "must be a file name (no '/', not . or ..)");
+		return bad(K_SOCKFILE, "must be a file name (no '/', not . or ..)");
 	for (s = p; (s = strchr(s, '{')); s += 8, n++)
 		if (strncmp(s, "{worker}", 8))
-			bad(K_SOCKFILE, "has an unknown placeholder; only {worker} is known");
+			return bad(K_SOCKFILE, "has an unknown placeholder; only {worker} is known");
 	if (strchr(p, '}') && !n)
-		bad(K_SOCKFILE, "has a stray '}'");
+		return bad(K_SOCKFILE, "has a stray '}'");
 	if (!n && workers > 1)
-		bad(K_SOCKFILE, "must contain {worker} when there are %d workers", workers);
+		return bad(K_SOCKFILE, "must contain {worker} when there are %d workers", workers);
+	return 0;
 }
 
 /* Is the interpreter something we can execute, directly or through PATH? */
-static void
+static int
 checknode(const char *node)
 {
 	char buf[PATH_MAX];
 	const char *path, *p, *end;
 	size_t n;
 
-	if (strchr(node, '/')) {
-		if (access(node, X_OK) < 0)
-			bad(K_NODE, "%s:", node);
-		return;
-	}
+	if (strchr(node, '/'))
+		return access(node, X_OK) < 0 ? bad(K_NODE, "%s:", node) : 0;
 	if (!(path = getenv("PATH")))
 		path = "/usr/bin:/bin";
 	for (p = path; ; p = end + 1) {
@@ -373,11 +399,11 @@ checknode(const char *node)
 		if ((int)snprintf(buf, sizeof(buf), "%.*s/%s", (int)n,
 		    n ? p : ".", node) < (int)sizeof(buf)
 		    && access(buf, X_OK) == 0)
-			return;
+			return 0;
 		if (!end)
 			break;
 	}
-	bad(K_NODE, "%s: not found in PATH", node);
+	return bad(K_NODE, "%s: not found in PATH", node);
 }
 
 void
@@ -393,27 +419,138 @@ config_sockpath(const struct config *c, int id, char *buf, size_t n)
 	snprintf(buf + (len < n ? len : n), len < n ? n - len : 0, "%s", p);
 }
 
+/* The usage, its commands from their table. */
 void
-config_load(struct config *c, int argc, char *argv[])
+config_usage(void)
 {
-	char base[PATH_MAX], cwd[PATH_MAX], path[PATH_MAX];
-	const char *slash;
+	char list[1024], *p = list, args[32];
+	const struct command *cmd;
+
+	fputs("usage: nodesockd [-c FILE] [-s SCRIPT] [-e VAR] [-t DIR] [-o PATTERN]\n"
+	    "                 [-i FILE] [-w N]\n", stdout);
+	for (cmd = commands + 1; cmd < commands + NCMDS; cmd++) {
+		if (cmd->arg == A_COUNT)
+			strcpy(args, " N");
+		else if (cmd->sopt)
+			snprintf(args, sizeof(args), " [-%c]", cmd->sopt);
+		else if (cmd->opt)
+			snprintf(args, sizeof(args), " [%s]", cmd->opt);
+		else
+			*args = '\0';
+		printf("       nodesockd %s%s [-c FILE | -i FILE]\n", cmd->name, args);
+		p += snprintf(p, list + sizeof(list) - p, "  %-10s %s\n",
+		    cmd->name, cmd->help);
+	}
+	fputs("       nodesockd -h | -V\n\n", stdout);
+	printf(usage, list);
+}
+
+/* The paths, and for the daemon the checks: everything set from settings[]. */
+static int
+derive(struct config *c, const char *base)
+{
+	char path[PATH_MAX];
 	struct stat st;
 	size_t n;
-	int i, client;
+	int i, k;
 
-	/* Start afresh: t/fuzz/config.c loads a config many times over. */
+	if (resolve(K_TMPDIR, c->tmpdir, base, str(K_TMPDIR, base)) < 0
+	    || resolve(K_IPCFILE, c->ipc, c->tmpdir, str(K_IPCFILE, "nodesockd.ipc")) < 0)
+		return -1;
+	/* Too long: blame the key that made it so, tmpDir unless ipcFile. */
+	if (strlen(c->ipc) >= SUNLEN)
+		return bad(settings[K_IPCFILE].set && (*str(K_IPCFILE, "") == '/'
+		    || !settings[K_TMPDIR].set) ? K_IPCFILE : K_TMPDIR,
+		    "%s: socket path longer than %d bytes", c->ipc, SUNLEN - 1);
+	strcat(strcpy(c->run, c->ipc), ".run");
+	c->located = cfgfile || settings[K_IPCFILE].set;
+	if (c->req.cmd)
+		return 0;
+
+	if (!settings[K_SCRIPT].set)
+		return fail("no script: give -s SCRIPT or \"script\" in the config file");
+	if (resolve(K_SCRIPT, c->script, base, settings[K_SCRIPT].str) < 0)
+		return -1;
+	if (stat(c->script, &st) < 0)
+		return bad(K_SCRIPT, "%s:", c->script);
+	if (!S_ISREG(st.st_mode))
+		return bad(K_SCRIPT, "%s: not a regular file", c->script);
+	if (stat(c->tmpdir, &st) < 0)
+		return bad(K_TMPDIR, "%s:", c->tmpdir);
+	if (!S_ISDIR(st.st_mode))
+		return bad(K_TMPDIR, "%s: not a directory", c->tmpdir);
+
+	for (k = 0; k < NKEYS; k++) {
+		if (keys[k].type != J_NUMBER)
+			continue;
+		if (!settings[k].set)
+			settings[k].num = range[k][0];
+		if (settings[k].num < range[k][1] || settings[k].num > range[k][2])
+			return badnum(k, settings[k].num);
+		*(int *)((char *)c + keys[k].off) = settings[k].num;
+	}
+
+	strcpy(c->sockpat, str(K_SOCKFILE, "app.{worker}.sock"));
+	if (checkpattern(c->sockpat, c->workers) < 0)
+		return -1;
+	/* The longest path a worker binds: its public name plus ".PID". */
+	config_sockpath(c, c->workers - 1, path, sizeof(path));
+	if (strlen(path) + 8 >= SUNLEN)
+		return bad(settings[K_SOCKFILE].set && !settings[K_TMPDIR].set
+		    ? K_SOCKFILE : K_TMPDIR, "%s.PID: socket path longer than %d bytes",
+		    path, SUNLEN - 1);
+	/* The control socket and the run file must not be among the names
+	 * of the sockets, NAME, NAME.PID and NAME.new, nor these among them. */
+	for (i = 0; i < (strstr(c->sockpat, "{worker}") ? MAXWORKERS : 1); i++) {
+		config_sockpath(c, i, path, sizeof(path));
+		n = strlen(path) < strlen(c->ipc) ? strlen(path) : strlen(c->ipc);
+		if (!strncmp(path, c->ipc, n) && (path[n] == c->ipc[n]
+		    || path[n] == '.' || c->ipc[n] == '.'))
+			return bad(K_IPCFILE, "%s: collides with socketFile's %s", c->ipc, path);
+	}
+
+	if (strlen(str(K_LISTENVAR, "LISTEN_ON")) >= sizeof(c->listenvar)
+	    || !varname(str(K_LISTENVAR, "LISTEN_ON")))
+		return bad(K_LISTENVAR, "must be a variable name");
+	strcpy(c->listenvar, str(K_LISTENVAR, "LISTEN_ON"));
+	if (!strcmp(c->listenvar, "PATH") || !strncmp(c->listenvar, "NODE_", 5)
+	    || !strncmp(c->listenvar, "NODESOCKD_", 10))
+		return bad(K_LISTENVAR, "must not be PATH, NODE_* or NODESOCKD_*: "
+		    "nodesockd and node set those");
+	for (i = 0; i < c->nenv; i++)
+		if (!varname(c->env[i]))
+			return bad(K_ENV, "has '%s', not a variable name", c->env[i]);
+
+	if (strchr(str(K_NODE, "node"), '/')) {
+		if (resolve(K_NODE, c->node, base, settings[K_NODE].str) < 0)
+			return -1;
+	} else {
+		strcpy(c->node, str(K_NODE, "node"));
+	}
+	return checknode(c->node);
+}
+
+int
+config_load(struct config *c, int argc, char *argv[], char *e, size_t n)
+{
+	char base[PATH_MAX], cwd[PATH_MAX];
+	const char *slash;
+
+	/* Start afresh: reload and t/fuzz/config.c load many times over. */
 	memset(c, 0, sizeof(*c));
 	memset(settings, 0, sizeof(settings));
 	cfgfile = NULL;
-	readargs(c, argc, argv);
-	client = c->cmd != C_DAEMON;
+	err = e;
+	errlen = n;
+	*err = '\0';
+	if (readargs(c, argc, argv) < 0 || c->req.cmd >= C_HELP)
+		return *err ? -1 : 0;
 	if (!getcwd(cwd, sizeof(cwd)))
-		die("getcwd:");
+		return fail("getcwd: %s", strerror(errno));
 	strcpy(base, cwd);
 	if (cfgfile) {
 		if (strlen(cfgfile) >= sizeof(c->file))
-			die("%s: path is too long", cfgfile);
+			return fail("%s: path is too long", cfgfile);
 		strcpy(c->file, cfgfile);
 		if ((slash = strrchr(cfgfile, '/'))) {
 			if (slash == cfgfile)
@@ -423,73 +560,10 @@ config_load(struct config *c, int argc, char *argv[])
 				    (int)(slash - cfgfile), cfgfile);
 			else if (snprintf(base, sizeof(base), "%s/%.*s", cwd,
 			    (int)(slash - cfgfile), cfgfile) >= (int)sizeof(base))
-				die("%s: path is too long", cfgfile);
+				return fail("%s: path is too long", cfgfile);
 		}
-		readfile(c, cfgfile);
+		if (readfile(c, cfgfile) < 0)
+			return -1;
 	}
-
-	resolve(K_TMPDIR, c->tmpdir, base, str(K_TMPDIR, base));
-	resolve(K_IPCFILE, c->ipc, c->tmpdir, str(K_IPCFILE, "nodesockd.ipc"));
-	/* Too long: blame the key that made it so, tmpDir unless ipcFile. */
-	if (strlen(c->ipc) >= SUNLEN)
-		bad(settings[K_IPCFILE].set && (*str(K_IPCFILE, "") == '/'
-		    || !settings[K_TMPDIR].set) ? K_IPCFILE : K_TMPDIR,
-		    "%s: socket path longer than %d bytes", c->ipc, SUNLEN - 1);
-	strcat(strcpy(c->run, c->ipc), ".run");
-	if (client)
-		return;
-
-	if (!settings[K_SCRIPT].set)
-		die("no script: give -s SCRIPT or \"script\" in the config file");
-	resolve(K_SCRIPT, c->script, base, settings[K_SCRIPT].str);
-	if (stat(c->script, &st) < 0)
-		bad(K_SCRIPT, "%s:", c->script);
-	if (!S_ISREG(st.st_mode))
-		bad(K_SCRIPT, "%s: not a regular file", c->script);
-	if (stat(c->tmpdir, &st) < 0)
-		bad(K_TMPDIR, "%s:", c->tmpdir);
-	if (!S_ISDIR(st.st_mode))
-		bad(K_TMPDIR, "%s: not a directory", c->tmpdir);
-
-	c->workers = num(K_WORKERS, 1, 1, MAXWORKERS);
-	c->onlinetimeout = num(K_ONLINE, 10000, 1, MAXMS);
-	c->draindelay = num(K_DRAIN, 500, 0, MAXMS);
-	c->shutdowntimeout = num(K_SHUTDOWN, 10000, 0, MAXMS);
-	c->orphantimeout = num(K_ORPHAN, 60000, 0, MAXMS);
-
-	strcpy(c->sockpat, str(K_SOCKFILE, "app.{worker}.sock"));
-	checkpattern(c->sockpat, c->workers);
-	/* The longest path a worker binds: its public name plus ".PID". */
-	config_sockpath(c, c->workers - 1, path, sizeof(path));
-	if (strlen(path) + 8 >= SUNLEN)
-		bad(settings[K_SOCKFILE].set && !settings[K_TMPDIR].set ? K_SOCKFILE
-		    : K_TMPDIR, "%s.PID: socket path longer than %d bytes",
-		    path, SUNLEN - 1);
-	/* The control socket and the run file must not be among the names
-	 * of the sockets, NAME, NAME.PID and NAME.new, nor these among them. */
-	for (i = 0; i < (strstr(c->sockpat, "{worker}") ? MAXWORKERS : 1); i++) {
-		config_sockpath(c, i, path, sizeof(path));
-		n = strlen(path) < strlen(c->ipc) ? strlen(path) : strlen(c->ipc);
-		if (!strncmp(path, c->ipc, n) && (path[n] == c->ipc[n]
-		    || path[n] == '.' || c->ipc[n] == '.'))
-			bad(K_IPCFILE, "%s: collides with socketFile's %s", c->ipc, path);
-	}
-
-	if (strlen(str(K_LISTENVAR, "LISTEN_ON")) >= sizeof(c->listenvar)
-	    || !varname(str(K_LISTENVAR, "LISTEN_ON")))
-		bad(K_LISTENVAR, "must be a variable name");
-	strcpy(c->listenvar, str(K_LISTENVAR, "LISTEN_ON"));
-	if (!strcmp(c->listenvar, "PATH") || !strncmp(c->listenvar, "NODE_", 5)
-	    || !strncmp(c->listenvar, "NODESOCKD_", 10))
-		bad(K_LISTENVAR, "must not be PATH, NODE_* or NODESOCKD_*: "
-		    "nodesockd and node set those");
-	for (i = 0; i < c->nenv; i++)
-		if (!varname(c->env[i]))
-			bad(K_ENV, "has '%s', not a variable name", c->env[i]);
-
-	if (strchr(str(K_NODE, "node"), '/'))
-		resolve(K_NODE, c->node, base, settings[K_NODE].str);
-	else
-		strcpy(c->node, str(K_NODE, "node"));
-	checknode(c->node);
+	return derive(c, base);
 }

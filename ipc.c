@@ -25,37 +25,65 @@
 
 #include "nodesockd.h"
 
-static const char *reqname[] = {
-	[C_START] = "start", [C_STOP] = "stop", [C_RESTART] = "restart",
-	[C_RESUME] = "resume", [C_STATUS] = "status",
+const struct command commands[NCMDS] = {
+	[C_START]   = { "start",   A_FLAG, "suspended", "--suspended", 'u', F_BUSY,
+	    "start the workers if they are stopped" },
+	[C_STOP]    = { "stop",    A_NONE, NULL, NULL, 0, F_BUSY,
+	    "stop the workers; the daemon stays up" },
+	[C_RESTART] = { "restart", A_FLAG, "suspended", "--suspended", 'u', F_BUSY,
+	    "replace every worker with zero downtime (a deploy)" },
+	[C_RESUME]  = { "resume",  A_NONE, NULL, NULL, 0, 0,
+	    "let suspended workers serve" },
+	[C_STATUS]  = { "status",  A_NONE, NULL, NULL, 0, 0,
+	    "print one line per worker" },
+	[C_CTL]     = { "ctl",     A_NONE, NULL, NULL, 0, F_CLI,
+	    "send control lines from standard input and print every reply" },
 };
 
-/* Parse a control line. Returns its command, 0 for an empty line, or -1
+/* Parse a control line into r. 1: a command, 0: an empty line, -1: none,
  * with a message in err. The line is cut into words in place. */
 int
-ipc_parse(char *line, int *suspended, char *err, size_t n)
+ipc_parse(char *line, struct request *r, char *err, size_t n)
 {
-	char *cmd, *arg, *p;
+	const struct command *cmd;
+	char *name, *arg, *p, usage[256];
+	long long v = -1;
+	size_t len;
 	int k;
 
-	cmd = strtok(line, " \t");
+	name = strtok(line, " \t");
 	arg = strtok(NULL, " \t");
-	if (!cmd)
+	if (!name)
 		return 0;
-	for (p = cmd; *p; p++)
+	for (p = name; *p; p++)
 		if (*p < ' ' || *p > '~')
 			*p = '?';
-	for (k = C_START; k < C_CTL && strcmp(cmd, reqname[k]); k++)
+	for (k = 1; k < NCMDS && (strcmp(name, commands[k].name)
+	    || commands[k].flags & F_CLI); k++)
 		;
-	*suspended = arg && !strcmp(arg, "suspended");
-	if (k == C_CTL)
-		snprintf(err, n, "unknown command '%.64s'", cmd);
-	else if (strtok(NULL, " \t") || (arg && (!*suspended
-	    || (k != C_START && k != C_RESTART))))
-		snprintf(err, n, "usage: start [suspended] | stop | "
-		    "restart [suspended] | resume | status");
-	else
-		return k;
+	if (k == NCMDS) {
+		snprintf(err, n, "unknown command '%.64s'", name);
+		return -1;
+	}
+	cmd = &commands[k];
+	r->cmd = k;
+	r->flag = arg && cmd->arg == A_FLAG && !strcmp(arg, cmd->word);
+	if (arg && cmd->arg == A_COUNT && *arg >= '0' && *arg <= '9'
+	    && strlen(arg) < 8)
+		v = strtoll(arg, &p, 10);
+	r->n = v;
+	if (!strtok(NULL, " \t") && (cmd->arg == A_COUNT ? v >= 0 && !*p
+	    : !arg || r->flag))
+		return 1;
+	for (len = 0, k = 1; k < NCMDS; k++)
+		if (!(commands[k].flags & F_CLI))
+			len += snprintf(usage + len, sizeof(usage) - len, "%s %s%s%s%s",
+			    len ? " |" : "", commands[k].name,
+			    commands[k].arg == A_FLAG ? " [" : "",
+			    commands[k].arg == A_FLAG ? commands[k].word
+			    : commands[k].arg == A_COUNT ? " N" : "",
+			    commands[k].arg == A_FLAG ? "]" : "");
+	snprintf(err, n, "usage:%s", usage);
 	return -1;
 }
 
@@ -315,25 +343,28 @@ ipc_free(struct client *c)
  * until we read its replies gets them read. When it closes first (a
  * refusal, a line too long), what it said is read all the same. */
 int
-ipc_run(const struct config *c)
+ipc_run(const char *path, const struct request *r, const char *hint)
 {
+	const struct command *cmd = &commands[r->cmd];
 	struct sockaddr_un sa;
 	struct lines in = { 0 };
 	struct pollfd pfd[2];
 	char out[LINEMAX], *line;
 	size_t off = 0, len = 0;
 	ssize_t n;
-	int fd, status = 0, ctl = c->cmd == C_CTL, r;
+	int fd, status = 0, ctl = r->cmd == C_CTL, rd;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (sockaddr(&sa, c->ipc) < 0 || (fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0
+	if (sockaddr(&sa, path) < 0 || (fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0
 	    || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		warn("cannot reach the daemon at %s:", c->ipc);
+		warn("cannot reach the daemon at %s: %s%s", path, strerror(errno), hint);
 		return 2;
 	}
-	if (!ctl)
-		len = snprintf(out, sizeof(out), "%s%s\n", reqname[c->cmd],
-		    c->suspended ? " suspended" : "");
+	if (cmd->arg == A_COUNT)
+		len = snprintf(out, sizeof(out), "%s %d\n", cmd->name, r->n);
+	else if (!ctl)
+		len = snprintf(out, sizeof(out), "%s%s%s\n", cmd->name,
+		    r->flag ? " " : "", r->flag ? cmd->word : "");
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	pfd[0].fd = fd;
 	pfd[1].fd = ctl ? 0 : -1;
@@ -364,8 +395,8 @@ ipc_run(const struct config *c)
 		}
 		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-		if ((r = lines_fill(fd, &in)) < 0 && errno != ECONNRESET) {
-			warn("read %s:", c->ipc);
+		if ((rd = lines_fill(fd, &in)) < 0 && errno != ECONNRESET) {
+			warn("read %s:", path);
 			return 2;
 		}
 		while (lines_next(&in, &line) > 0) {
@@ -377,17 +408,17 @@ ipc_run(const struct config *c)
 			} else if (!strcmp(line, "ok")) {
 				return 0;
 			} else if (!strncmp(line, "error: ", 7)) {
-				warn("%s: %s", reqname[c->cmd], line + 7);
+				warn("%s: %s", cmd->name, line + 7);
 				return 1;
 			} else {
 				puts(line);
 			}
 		}
-		if (r <= 0)
+		if (rd <= 0)
 			break;
 	}
 	if (!ctl) {
-		warn("%s: the daemon closed the connection without an answer", c->ipc);
+		warn("%s: the daemon closed the connection without an answer", path);
 		return 2;
 	}
 	return status;

@@ -745,11 +745,12 @@ stopped(void)
 }
 
 static void
-stopbegin(struct client *c)
+stopbegin(struct client *c, const struct request *r)
 {
 	struct worker *w;
 	struct slot *s;
 
+	(void)r;
 	running = 0;
 	if (deploy.active) {
 		deploy.active = 0;
@@ -798,11 +799,11 @@ ours(const struct leftover *l)
 static void
 adopt(void)
 {
-	char line[PATH_MAX + 64];
-	struct leftover l, *p;
+	char line[PATH_MAX + 64], *p;
+	struct leftover l, *more;
 	struct stat st;
 	FILE *f;
-	int fd, n;
+	int fd;
 
 	if ((fd = open(cfg.run, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		if (errno != ENOENT)
@@ -818,18 +819,19 @@ adopt(void)
 	while (fgets(line, sizeof(line), f)) {
 		memset(&l, 0, sizeof(l));
 		line[strcspn(line, "\n")] = '\0';
-		if (sscanf(line, "%d %llu %n", &l.pid, &l.start, &n) < 2
-		    || strlen(line + n) >= sizeof(l.path))
+		l.pid = strtol(line, &p, 10);
+		l.start = strtoull(p, &p, 10);
+		if (*p++ != ' ' || strlen(p) >= sizeof(l.path))
 			continue;
-		strcpy(l.path, line + n);
+		strcpy(l.path, p);
 		if (!ours(&l)) {
 			if (!ipc_alive(l.path))
 				rmours(l.path, S_IFSOCK);
 			continue;
 		}
-		if (!(p = realloc(left, (nleft + 1) * sizeof(*left))))
+		if (!(more = realloc(left, (nleft + 1) * sizeof(*left))))
 			die("realloc:");
-		left = p;
+		left = more;
 		left[nleft++] = l;
 		warn("worker (pid %d) of an earlier nodesockd still runs, on %s",
 		    (int)l.pid, l.path);
@@ -955,7 +957,7 @@ onsignals(void)
 				if (stop.active)
 					stopped();
 				else
-					stopbegin(NULL);
+					stopbegin(NULL, NULL);
 				break;
 			}
 }
@@ -1039,7 +1041,7 @@ timeout(void)
 /* One row a worker, a row for a slot without one; columns for awk. */
 #define ROW "%-6s %-7s %-10s %-7s %-8s %s"
 static void
-status(struct client *c)
+status(struct client *c, const struct request *r)
 {
 	char id[16], pid[16], up[24], restarts[16];
 	struct worker *w;
@@ -1047,6 +1049,7 @@ status(struct client *c)
 	long long t = now();
 	int pass;
 
+	(void)r;
 	ipc_reply(c, ROW, "worker", "pid", "state", "uptime", "restarts", "socket");
 	for (s = slots; s < slots + cfg.workers; s++) {
 		snprintf(id, sizeof(id), "%d", (int)(s - slots));
@@ -1070,11 +1073,12 @@ status(struct client *c)
 }
 
 static void
-resume(struct client *c)
+resume(struct client *c, const struct request *r)
 {
 	struct worker *w;
 	int i, n = 0;
 
+	(void)r;
 	for (i = 0; i < cfg.workers; i++)
 		slots[i].suspended = 0;
 	deploy.suspended = 0;
@@ -1095,29 +1099,39 @@ resume(struct client *c)
 	ipc_reply(c, "ok");
 }
 
+static void
+start(struct client *c, const struct request *r)
+{
+	if (r->cmd == C_START && running)
+		ipc_reply(c, "already running\nok");
+	else
+		deploybegin(c, r->flag);
+}
+
+/* The daemon's side of each command of the table in ipc.c. */
+static void (*const handler[NCMDS])(struct client *, const struct request *) = {
+	[C_START] = start, [C_STOP] = stopbegin, [C_RESTART] = start,
+	[C_RESUME] = resume, [C_STATUS] = status,
+};
+
 /* One line from a control client. */
 static void
 command(struct client *c, char *line)
 {
-	char err[128];
-	int cmd, susp;
+	struct request r;
+	char err[256];
 
-	cmd = ipc_parse(line, &susp, err, sizeof(err));
-	if (cmd < 0)
+	switch (ipc_parse(line, &r, err, sizeof(err))) {
+	case -1:
 		ipc_reply(c, "error: %s", err);
-	else if (cmd == C_STATUS)
-		status(c);
-	else if (cmd == C_RESUME)
-		resume(c);
-	else if (cmd && (deploy.active || stop.active))
-		ipc_reply(c, "error: busy: a %s is under way",
-		    deploy.active ? "deploy" : "stop");
-	else if (cmd == C_STOP)
-		stopbegin(c);
-	else if (cmd == C_START && running)
-		ipc_reply(c, "already running\nok");
-	else if (cmd)
-		deploybegin(c, susp);
+		break;
+	case 1:
+		if ((commands[r.cmd].flags & F_BUSY) && (deploy.active || stop.active))
+			ipc_reply(c, "error: busy: a %s is under way",
+			    deploy.active ? "deploy" : "stop");
+		else
+			handler[r.cmd](c, &r);
+	}
 }
 
 static void
@@ -1304,9 +1318,17 @@ main(int argc, char *argv[])
 	char why[PATH_MAX + 64];
 	int n;
 
-	config_load(&cfg, argc, argv);
-	if (cfg.cmd != C_DAEMON)
-		return ipc_run(&cfg);
+	if (config_load(&cfg, argc, argv, why, sizeof(why)) < 0)
+		die("%s", why);
+	if (cfg.req.cmd == C_HELP)
+		config_usage();
+	else if (cfg.req.cmd == C_VERSION)
+		puts("nodesockd " VERSION);
+	else if (cfg.req.cmd)
+		return ipc_run(cfg.ipc, &cfg.req, cfg.located ? "" :
+		    " (give -c FILE, the daemon's config, or -i FILE, its control socket)");
+	if (cfg.req.cmd)
+		return 0;
 	setup();
 	if (unpublishable(why, sizeof(why)))
 		die("cannot publish: %s", why);

@@ -34,12 +34,36 @@ int json_str(const char *s, const struct jtok *t, char *buf, size_t n);
 int json_streq(const char *s, const struct jtok *t, const char *lit);
 int json_int(const char *s, const struct jtok *t, long long *v);
 
-/* config.c: the command line and the config file, made one. */
-enum cmd { C_DAEMON, C_START, C_STOP, C_RESTART, C_RESUME, C_STATUS, C_CTL };
+/* ipc.c: the commands, in one table that the command line's parser,
+ * --help, the control-line parser and the daemon's dispatch all read. */
+enum cmd { C_NONE, C_START, C_STOP, C_RESTART, C_RESUME, C_STATUS, C_CTL,
+	NCMDS, C_HELP = NCMDS, C_VERSION };
+enum { A_NONE, A_FLAG, A_COUNT };	/* what a command takes */
+#define F_BUSY	1	/* refused while a deploy or a stop runs */
+#define F_CLI	2	/* on the command line only, no control line */
 
+struct command {
+	const char *name;
+	int arg;		/* A_FLAG: a word; A_COUNT: a number, N */
+	const char *word;	/* A_FLAG: on a control line */
+	const char *opt;	/* A_FLAG: on the command line */
+	int sopt;		/* A_FLAG: its short form, if any */
+	int flags;
+	const char *help;
+};
+
+struct request {
+	int cmd;		/* enum cmd; C_NONE: run the daemon */
+	int flag;		/* the A_FLAG word was given */
+	int n;			/* the A_COUNT number */
+};
+
+extern const struct command commands[NCMDS];
+
+/* config.c: the command line and the config file, made one. */
 struct config {
-	enum cmd cmd;
-	int suspended;			/* --suspended with start or restart */
+	struct request req;
+	int located;			/* -c or -i said where the daemon is */
 	char file[PATH_MAX];		/* the config file as given, for messages */
 	char script[PATH_MAX];		/* absolute */
 	char tmpdir[PATH_MAX];		/* absolute */
@@ -54,8 +78,9 @@ struct config {
 	int nenv;
 };
 
-void config_load(struct config *c, int argc, char *argv[]);
+int config_load(struct config *c, int argc, char *argv[], char *err, size_t n);
 void config_sockpath(const struct config *c, int id, char *buf, size_t n);
+void config_usage(void);
 
 /* ipc.c: the control socket, its client, and line framing for both it and
  * the worker channel on fd 3. */
@@ -82,14 +107,14 @@ struct client {
 int lines_fill(int fd, struct lines *l);
 int lines_next(struct lines *l, char **line);
 int chan_send(int fd, const char *msg);
-int ipc_parse(char *line, int *suspended, char *err, size_t n);
+int ipc_parse(char *line, struct request *r, char *err, size_t n);
 int ipc_alive(const char *path);
 int ipc_listen(const char *path);
 struct client *ipc_accept(int lfd);
 void ipc_reply(struct client *c, const char *fmt, ...);
 void ipc_flush(struct client *c);
 void ipc_free(struct client *c);
-int ipc_run(const struct config *c);
+int ipc_run(const char *path, const struct request *r, const char *hint);
 
 /* nodesockd.c */
 void warn(const char *fmt, ...);

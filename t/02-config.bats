@@ -31,15 +31,15 @@ bad() {
 	bad '{"script": "app.js", "script": "app.js"}' 'nodesockd: app.json:1:22: "script" given twice'
 	bad '{"script": 1}' 'nodesockd: app.json:1:12: "script" must be a string'
 	bad '{"script": ""}' 'nodesockd: app.json:1:12: "script" must be a non-empty string without NUL'
-	bad '{"script": "app.js", "workers": "2"}' 'nodesockd: app.json:1:33: "workers" must be an integer'
-	bad '{"script": "app.js", "workers": 1.5}' 'nodesockd: app.json:1:33: "workers" must be an integer'
+	bad '{"script": "app.js", "workers": "2"}' 'nodesockd: app.json:1:33: "workers" must be a positive integer'
+	bad '{"script": "app.js", "workers": 1.5}' 'nodesockd: app.json:1:33: "workers" must be a positive integer'
 	bad '{"script": "app.js", "workers": 0}' 'nodesockd: app.json:1:33: "workers" must be a positive integer'
 	bad '{"script": "app.js", "workers": -3}' 'nodesockd: app.json:1:33: "workers" must be a positive integer'
 	bad '{"script": "app.js", "workers": 100000}' 'nodesockd: app.json:1:33: "workers" must be at most 256'
-	bad '{"script": "app.js", "workers": 99999999999999999999}' 'nodesockd: app.json:1:33: "workers" must be an integer'
+	bad '{"script": "app.js", "workers": 99999999999999999999}' 'nodesockd: app.json:1:33: "workers" must be a positive integer'
 	bad '{"script": "app.js", "onlineTimeout": 0}' 'nodesockd: app.json:1:39: "onlineTimeout" must be an integer from 1 to 86400000'
 	bad '{"script": "app.js", "drainDelay": -1}' 'nodesockd: app.json:1:36: "drainDelay" must be an integer from 0 to 86400000'
-	bad '{"script": "app.js", "shutdownTimeout": true}' 'nodesockd: app.json:1:41: "shutdownTimeout" must be an integer'
+	bad '{"script": "app.js", "shutdownTimeout": true}' 'nodesockd: app.json:1:41: "shutdownTimeout" must be an integer from 0 to 86400000'
 	bad '{"script": "app.js", "env": "PATH"}' 'nodesockd: app.json:1:29: "env" must be an array of variable names'
 	bad '{"script": "app.js", "env": ["A=1"]}' 'nodesockd: app.json:1:29: "env" must be an array of variable names'
 	bad '{"script": "app.js", "env": ["1A"]}' "nodesockd: app.json:1:29: \"env\" has '1A', not a variable name"
@@ -81,7 +81,7 @@ bad() {
 
 @test "command line errors" {
 	run -1 "$NODESOCKD" --workers 2x -s app.js
-	[ "$output" = "nodesockd: --workers must be a non-negative integer, not '2x'" ]
+	[ "$output" = "nodesockd: --workers must be a positive integer" ]
 	run -1 "$NODESOCKD" -w0 -s app.js
 	[ "$output" = "nodesockd: --workers must be a positive integer" ]
 	run -1 "$NODESOCKD" --frobnicate

@@ -8,9 +8,8 @@
  * The file and an app.js, an executable ./node and a directory sub/ live
  * in a private directory made at start-up, the current one while loading.
  *
- * die() is the fuzzer's own: it keeps the message and jumps back here
- * instead of exiting, which config.c cannot tell from the real one.  Inputs
- * naming -c, -h or -V are skipped: they would read any file or exit.
+ * config_load() returns its first problem instead of exiting.  Inputs
+ * naming -c, -h or -V are skipped: they would read any file or print.
  *
  * Every load runs twice and must end the same way, with the same message
  * or the same struct config: nothing may carry over from the load before.
@@ -21,12 +20,12 @@
  * allocated is freed, so the leak checker watches config.c too.
  *
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_XOPEN_SOURCE=700 \
- *	    -DVERSION=\"fuzz\" -I. -o fuzz-config t/fuzz/config.c config.c json.c
+ *	    -DVERSION=\"fuzz\" -I. -o fuzz-config t/fuzz/config.c config.c json.c \
+ *	    ipc.c t/fuzz/abort.c
  *	./fuzz-config -max_total_time=120 CORPUS-COPY
  */
 #include <assert.h>
 #include <fcntl.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,20 +40,8 @@
 
 static char dir[] = "/tmp/nodesockd-fuzz-XXXXXX", file[64];
 static int home;	/* the current directory, left for dir while loading */
-static jmp_buf jump;
 static char msg[2][1024];
 static struct config cfg[2];
-
-void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg[0], sizeof(msg[0]), fmt, ap);
-	va_end(ap);
-	longjmp(jump, 1);
-}
 
 static void
 cleanup(void)
@@ -131,11 +118,11 @@ check(const struct config *c)
 	char path[PATH_MAX];
 	int i;
 
-	assert(c->cmd >= C_DAEMON && c->cmd <= C_CTL);
-	assert(!c->suspended || c->cmd == C_START || c->cmd == C_RESTART);
+	assert(c->req.cmd >= C_NONE && c->req.cmd < NCMDS);
+	assert(!c->req.flag || commands[c->req.cmd].arg == A_FLAG);
 	assert(c->tmpdir[0] == '/' && c->ipc[0] == '/');
 	assert(strlen(c->ipc) < SUNLEN);
-	if (c->cmd != C_DAEMON)
+	if (c->req.cmd != C_NONE)
 		return;
 	assert(c->script[0] == '/' && c->node[0]);
 	assert(c->workers >= 1 && c->workers <= MAXWORKERS);
@@ -158,18 +145,16 @@ check(const struct config *c)
 static void
 load(int argc, char *argv[])
 {
-	volatile int k;
 	char **env;
-	int i;
+	int i, k;
 
 	for (k = 0; k < 2; k++) {
-		msg[0][0] = '\0';
-		if (setjmp(jump)) {
+		if (config_load(&cfg[k], argc, argv, msg[0], sizeof(msg[0])) < 0) {
 			assert(msg[0][0]);
 			freeenv(&cfg[k]);
 			memset(&cfg[k], 0, sizeof(cfg[k]));
 		} else {
-			config_load(&cfg[k], argc, argv);
+			assert(!msg[0][0]);
 			check(&cfg[k]);
 		}
 		if (k == 0)

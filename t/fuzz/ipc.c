@@ -4,11 +4,13 @@
  * one line as lines_next() hands it over: cut at its first NUL or newline
  * and at LINEMAX - 1 bytes, in a buffer of its own size so that a read past
  * its end is caught.  The result must be what a model of the protocol says:
- * 0 for a line of blanks; for "start", "stop", "restart", "resume" or
- * "status", that command, with "suspended" allowed (and told) after start
- * and restart only; -1 otherwise, with "unknown command ..." when the first
- * word is no command.  An error is one line of printable ASCII that fits
- * err, whatever its size; the parse is the same for every size of err.
+ * 0 for a line of blanks; 1 for a command of the table that is not for the
+ * command line only, with its word allowed (and told) after a command that
+ * takes one, a number of up to 7 digits after one that takes a number, and
+ * nothing after the others; -1 otherwise, with "unknown command ..." when
+ * the first word is no command.  An error is one line of printable ASCII
+ * that fits err, whatever its size; the parse is the same for every size of
+ * err.  The model has its own list of the commands.
  *
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_XOPEN_SOURCE=700 \
  *	    -DVERSION=\"fuzz\" -I. -o fuzz-ipc t/fuzz/ipc.c t/fuzz/abort.c ipc.c
@@ -24,9 +26,11 @@
 
 #define MAXWORD	4
 
-static const char *names[] = {
-	[C_START] = "start", [C_STOP] = "stop", [C_RESTART] = "restart",
-	[C_RESUME] = "resume", [C_STATUS] = "status",
+/* Each command of the control lines, and the word it takes ("N": a number). */
+static const char *names[][2] = {
+	[C_START] = { "start", "suspended" }, [C_STOP] = { "stop", NULL },
+	[C_RESTART] = { "restart", "suspended" }, [C_RESUME] = { "resume", NULL },
+	[C_STATUS] = { "status", NULL },
 };
 
 /* Split s at blanks into at most MAXWORD words; return how many there were. */
@@ -58,28 +62,42 @@ is(const char *w, size_t wl, const char *lit)
 	return wl == strlen(lit) && !memcmp(w, lit, wl);
 }
 
+static int
+count(const char *w, size_t wl)
+{
+	size_t i;
+
+	for (i = 0; i < wl; i++)
+		if (w[i] < '0' || w[i] > '9')
+			return -1;
+	return wl > 0 && wl < 8 ? atoi(w) : -1;
+}
+
 /* What ipc_parse() should return for the line s[0..len). */
 static int
-model(const char *s, size_t len, int *susp, int *unknown)
+model(const char *s, size_t len, struct request *r, int *unknown)
 {
-	const char *w[MAXWORD];
+	const char *w[MAXWORD], *word;
 	size_t wl[MAXWORD];
 	int n, k;
 
-	*susp = *unknown = 0;
+	*unknown = 0;
 	if ((n = words(s, len, w, wl)) == 0)
 		return 0;
-	for (k = C_START; k <= C_STATUS && !is(w[0], wl[0], names[k]); k++)
+	for (k = 1; k < (int)LEN(names) && !is(w[0], wl[0], names[k][0]); k++)
 		;
-	*susp = n >= 2 && is(w[1], wl[1], "suspended");
-	if (k > C_STATUS) {
+	if (k == (int)LEN(names)) {
 		*unknown = 1;
 		return -1;
 	}
+	r->cmd = k;
+	word = names[k][1];
+	r->flag = n >= 2 && word && is(w[1], wl[1], word);
+	r->n = n >= 2 && word && !strcmp(word, "N") ? count(w[1], wl[1]) : -1;
 	if (n == 1)
-		return k;
-	if (n == 2 && *susp && (k == C_START || k == C_RESTART))
-		return k;
+		return 1;
+	if (n == 2 && (r->flag || r->n >= 0))
+		return 1;
 	return -1;
 }
 
@@ -88,26 +106,28 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
 {
 	static const size_t errsize[] = { 1, 2, 16, 128, 512 };
 	char *line, err[512 + 1];
+	struct request want, got;
 	size_t len, i, j;
-	int want, wsusp, unknown, r, susp, first = -2;
+	int wanted, unknown, r, first = -2;
 
 	for (len = 0; len < size && len < LINEMAX - 1 && d[len] != '\n' &&
 	    d[len] != '\0'; len++)
 		;
-	want = model((const char *)d, len, &wsusp, &unknown);
+	wanted = model((const char *)d, len, &want, &unknown);
 	for (i = 0; i < LEN(errsize); i++) {
 		assert((line = malloc(len + 1)));
 		memcpy(line, d, len);
 		line[len] = '\0';
 		memset(err, 'x', sizeof(err));
-		susp = -1;
-		r = ipc_parse(line, &susp, err, errsize[i]);
+		memset(&got, 0xff, sizeof(got));
+		r = ipc_parse(line, &got, err, errsize[i]);
 		free(line);
-		assert(r == want);
+		assert(r == wanted);
 		assert(first == -2 || r == first);
 		first = r;
 		if (r > 0)
-			assert(susp == wsusp);
+			assert(got.cmd == want.cmd && got.flag == want.flag
+			    && (commands[got.cmd].arg != A_COUNT || got.n == want.n));
 		/* Nothing past the size it was given. */
 		assert(err[errsize[i]] == 'x');
 		if (r >= 0)
