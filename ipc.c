@@ -36,6 +36,8 @@ const struct command commands[NCMDS] = {
 	    "let suspended workers serve" },
 	[C_STATUS]  = { "status",  A_NONE, NULL, NULL, 0, 0,
 	    "print one line per worker" },
+	[C_NGINX]   = { "nginx",   A_NONE, NULL, NULL, 0, 0,
+	    "print an Nginx upstream block of the workers' sockets" },
 	[C_CTL]     = { "ctl",     A_NONE, NULL, NULL, 0, F_CLI,
 	    "send control lines from standard input and print every reply" },
 };
@@ -197,34 +199,29 @@ ipc_listen(const char *path)
 	struct sockaddr_un sa;
 	struct stat st;
 	mode_t mask;
-	int fd, r;
+	int fd = -1, r = -1;
 
-	if (ipc_alive(path)) {
+	if (ipc_alive(path))
 		warn("%s: already running: another nodesockd answers there", path);
-		return -1;
-	}
-	if (errno == ECONNREFUSED && lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+	else if (errno == ECONNREFUSED && lstat(path, &st) == 0
+	    && !S_ISSOCK(st.st_mode))
 		warn("%s: exists and is not a socket", path);
-		return -1;
-	}
-	if (errno == ECONNREFUSED && unlink(path) < 0) {
+	else if (errno == ECONNREFUSED && unlink(path) < 0)
 		warn("unlink %s:", path);
-		return -1;
-	}
-	if (errno != ECONNREFUSED && errno != ENOENT) {
+	else if (errno != ECONNREFUSED && errno != ENOENT)
 		warn("connect %s:", path);
-		return -1;
-	}
-	if (sockaddr(&sa, path) < 0 || (fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0) {
+	else if (sockaddr(&sa, path) < 0 || (fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
 		warn("socket %s:", path);
-		return -1;
+	else {
+		mask = umask(0177);
+		r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+		umask(mask);
+		if (r < 0 || (r = listen(fd, SOMAXCONN)) < 0)
+			warn("bind %s:", path);
 	}
-	mask = umask(0177);
-	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(mask);
-	if (r < 0 || listen(fd, SOMAXCONN) < 0) {
-		warn("%s %s:", r < 0 ? "bind" : "listen", path);
-		close(fd);
+	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
 	nonblock(fd);

@@ -43,23 +43,7 @@ struct parser {
 	struct jerr *e;
 };
 
-static int fail(struct parser *p, int pos, const char *msg);
-static int bad(struct parser *p, const char *msg);
-static int unexpected(struct parser *p);
-static int peek(struct parser *p);
-static int newtok(struct parser *p, int type, int start, int end);
-static int wordbyte(int c);
-static int hex(int c);
-static int hex4(const char *s);
-static int digits(const char *s, int i, int end);
-static int numeric(const char *s, int i, int end);
-static int value(struct parser *p, int depth);
 static int container(struct parser *p, int depth);
-static int key(struct parser *p);
-static int string(struct parser *p);
-static int escape(struct parser *p, int quote, int *u);
-static int scalar(struct parser *p);
-static int decode(const char *s, int *i, unsigned char *u);
 
 /* The byte each one-letter escape stands for; 0: not an escape. */
 static const char esc[256] = {
@@ -203,6 +187,111 @@ numeric(const char *s, int i, int end)
 	return i == end;
 }
 
+/* Check the escape at the backslash; store a \u escape's code unit in *u. */
+static int
+escape(struct parser *p, int quote, int *u)
+{
+	const char *s = p->s;
+	int b = p->pos, k;
+
+	if (b + 1 >= p->len)
+		return fail(p, quote, "unterminated string");
+	if (s[b + 1] != 'u') {
+		if (!esc[(unsigned char)s[b + 1]])
+			return fail(p, b, "invalid escape in string");
+		p->pos += 2;
+		return 0;
+	}
+	for (k = 2; k < 6; k++) {
+		if (b + k >= p->len)
+			return fail(p, quote, "unterminated string");
+		if (hex(s[b + k]) < 0)
+			return fail(p, b, "invalid \\u escape");
+	}
+	*u = hex4(s + b + 2);
+	p->pos += 6;
+	return 0;
+}
+
+/*
+ * A string is checked before its token is taken.  hi remembers where a high
+ * surrogate escape was, for the low one that must follow it at once.
+ */
+static int
+string(struct parser *p)
+{
+	int quote, i, b, c, u, hi, lo;
+
+	quote = p->pos++;
+	for (hi = -1;;) {
+		if (p->pos >= p->len)
+			return fail(p, quote, "unterminated string");
+		b = p->pos;
+		c = (unsigned char)p->s[b];
+		if (c < 0x20)
+			return fail(p, b, "control character in string");
+		u = -1;
+		if (c == '\\' && escape(p, quote, &u) < 0)
+			return -1;
+		lo = u >= 0xdc00 && u <= 0xdfff;
+		if ((hi >= 0) != lo)
+			return fail(p, lo ? b : hi, "invalid surrogate pair");
+		hi = (u >= 0xd800 && u <= 0xdbff) ? b : -1;
+		if (c == '"')
+			break;
+		if (c != '\\')
+			p->pos++;
+	}
+	if ((i = newtok(p, J_STRING, quote, p->pos)) < 0)
+		return -1;
+	p->t[i].start = quote + 1;
+	p->pos++;
+	return i;
+}
+
+/* An object member's key and the ':' after it; the key's child is the value. */
+static int
+key(struct parser *p)
+{
+	int k;
+
+	if (peek(p) != '"')
+		return bad(p, "expected string as object key");
+	if ((k = string(p)) < 0)
+		return -1;
+	p->t[k].size = 1;
+	if (peek(p) != ':')
+		return bad(p, "expected ':' after object key");
+	p->pos++;
+	return k;
+}
+
+/* A number or a literal: the whole run of word bytes must be one. */
+static int
+scalar(struct parser *p)
+{
+	int start = p->pos, end, type, n;
+
+	for (end = start; end < p->len && wordbyte(p->s[end]); end++)
+		;
+	n = end - start;
+	if (p->s[start] == '-' || (p->s[start] >= '0' && p->s[start] <= '9')) {
+		if (!numeric(p->s, start, end))
+			return fail(p, start, "invalid number");
+		type = J_NUMBER;
+	} else {
+		for (type = J_TRUE; type <= J_NULL; type++) {
+			if ((int)strlen(litname[type]) == n &&
+			    !memcmp(p->s + start, litname[type], n))
+				break;
+		}
+		if (type > J_NULL)
+			return fail(p, start, "invalid literal");
+	}
+	p->pos = end;
+	return newtok(p, type, start, end);
+}
+
 /* Parse one value at depth containers down; return its token or -1. */
 static int
 value(struct parser *p, int depth)
@@ -257,111 +346,6 @@ container(struct parser *p, int depth)
 	}
 	p->t[i].end = ++p->pos;
 	return i;
-}
-
-/* An object member's key and the ':' after it; the key's child is the value. */
-static int
-key(struct parser *p)
-{
-	int k;
-
-	if (peek(p) != '"')
-		return bad(p, "expected string as object key");
-	if ((k = string(p)) < 0)
-		return -1;
-	p->t[k].size = 1;
-	if (peek(p) != ':')
-		return bad(p, "expected ':' after object key");
-	p->pos++;
-	return k;
-}
-
-/*
- * A string is checked before its token is taken.  hi remembers where a high
- * surrogate escape was, for the low one that must follow it at once.
- */
-static int
-string(struct parser *p)
-{
-	int quote, i, b, c, u, hi, lo;
-
-	quote = p->pos++;
-	for (hi = -1;;) {
-		if (p->pos >= p->len)
-			return fail(p, quote, "unterminated string");
-		b = p->pos;
-		c = (unsigned char)p->s[b];
-		if (c < 0x20)
-			return fail(p, b, "control character in string");
-		u = -1;
-		if (c == '\\' && escape(p, quote, &u) < 0)
-			return -1;
-		lo = u >= 0xdc00 && u <= 0xdfff;
-		if ((hi >= 0) != lo)
-			return fail(p, lo ? b : hi, "invalid surrogate pair");
-		hi = (u >= 0xd800 && u <= 0xdbff) ? b : -1;
-		if (c == '"')
-			break;
-		if (c != '\\')
-			p->pos++;
-	}
-	if ((i = newtok(p, J_STRING, quote, p->pos)) < 0)
-		return -1;
-	p->t[i].start = quote + 1;
-	p->pos++;
-	return i;
-}
-
-/* Check the escape at the backslash; store a \u escape's code unit in *u. */
-static int
-escape(struct parser *p, int quote, int *u)
-{
-	const char *s = p->s;
-	int b = p->pos, k;
-
-	if (b + 1 >= p->len)
-		return fail(p, quote, "unterminated string");
-	if (s[b + 1] != 'u') {
-		if (!esc[(unsigned char)s[b + 1]])
-			return fail(p, b, "invalid escape in string");
-		p->pos += 2;
-		return 0;
-	}
-	for (k = 2; k < 6; k++) {
-		if (b + k >= p->len)
-			return fail(p, quote, "unterminated string");
-		if (hex(s[b + k]) < 0)
-			return fail(p, b, "invalid \\u escape");
-	}
-	*u = hex4(s + b + 2);
-	p->pos += 6;
-	return 0;
-}
-
-/* A number or a literal: the whole run of word bytes must be one. */
-static int
-scalar(struct parser *p)
-{
-	int start = p->pos, end, type, n;
-
-	for (end = start; end < p->len && wordbyte(p->s[end]); end++)
-		;
-	n = end - start;
-	if (p->s[start] == '-' || (p->s[start] >= '0' && p->s[start] <= '9')) {
-		if (!numeric(p->s, start, end))
-			return fail(p, start, "invalid number");
-		type = J_NUMBER;
-	} else {
-		for (type = J_TRUE; type <= J_NULL; type++) {
-			if ((int)strlen(litname[type]) == n &&
-			    !memcmp(p->s + start, litname[type], n))
-				break;
-		}
-		if (type > J_NULL)
-			return fail(p, start, "invalid literal");
-	}
-	p->pos = end;
-	return newtok(p, type, start, end);
 }
 
 int

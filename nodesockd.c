@@ -44,6 +44,8 @@
 #define BACKOFF		100	/* ms: the first back-off, doubled per young death */
 #define BACKOFFMAX	30000
 #define IDLEMAX		60000	/* ms: a control client silent this long goes */
+#define HINT		" (a worker must listen on the path in $%s, then send" \
+			" \"online\"; the helper's listen() does both)"
 
 enum wstate {
 	W_STARTING,	/* forked; must say "online" before its deadline */
@@ -675,8 +677,8 @@ message(struct worker *w, char *line)
 		errno = ENOTSOCK;	/* unless lstat(2) has a better reason */
 		if (lstat(w->sock, &st) < 0 || !S_ISSOCK(st.st_mode)
 		    || chmod(w->sock, 0660) < 0) {
-			fail(w, "worker %d failed to come online: %s: %s", w->id,
-			    w->sock, strerror(errno));
+			fail(w, "worker %d failed to come online: %s: %s" HINT, w->id,
+			    w->sock, strerror(errno), cfg.listenvar);
 			return;
 		}
 		become(w, w->suspended ? W_SUSPENDED : W_ONLINE);
@@ -975,8 +977,8 @@ ondeadlines(void)
 			continue;
 		switch (w->state) {
 		case W_STARTING:
-			fail(w, "worker %d failed to come online: no \"online\" within %dms",
-			    w->id, cfg.onlinetimeout);
+			fail(w, "worker %d failed to come online: no \"online\" "
+			    "within %dms" HINT, w->id, cfg.onlinetimeout, cfg.listenvar);
 			break;
 		case W_DRAINING:
 			stopw(w);
@@ -1099,6 +1101,23 @@ resume(struct client *c, const struct request *r)
 	ipc_reply(c, "ok");
 }
 
+/* An upstream block for Nginx, as the README advises: every public name,
+ * never marked down, the next one tried on an error. */
+static void
+nginx(struct client *c, const struct request *r)
+{
+	int i;
+
+	(void)r;
+	ipc_reply(c, "upstream app {");
+	for (i = 0; i < cfg.workers; i++)
+		ipc_reply(c, "\tserver unix:%s max_fails=0;", slots[i].path);
+	ipc_reply(c, "}");
+	ipc_reply(c, "# in the location: proxy_pass http://app; "
+	    "proxy_next_upstream error timeout;");
+	ipc_reply(c, "ok");
+}
+
 static void
 start(struct client *c, const struct request *r)
 {
@@ -1111,7 +1130,7 @@ start(struct client *c, const struct request *r)
 /* The daemon's side of each command of the table in ipc.c. */
 static void (*const handler[NCMDS])(struct client *, const struct request *) = {
 	[C_START] = start, [C_STOP] = stopbegin, [C_RESTART] = start,
-	[C_RESUME] = resume, [C_STATUS] = status,
+	[C_RESUME] = resume, [C_STATUS] = status, [C_NGINX] = nginx,
 };
 
 /* One line from a control client. */

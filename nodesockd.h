@@ -36,8 +36,8 @@ int json_int(const char *s, const struct jtok *t, long long *v);
 
 /* ipc.c: the commands, in one table that the command line's parser,
  * --help, the control-line parser and the daemon's dispatch all read. */
-enum cmd { C_NONE, C_START, C_STOP, C_RESTART, C_RESUME, C_STATUS, C_CTL,
-	NCMDS, C_HELP = NCMDS, C_VERSION };
+enum cmd { C_NONE, C_START, C_STOP, C_RESTART, C_RESUME, C_STATUS, C_NGINX,
+	C_CTL, NCMDS, C_HELP = NCMDS, C_VERSION };
 enum { A_NONE, A_FLAG, A_COUNT };	/* what a command takes */
 #define F_BUSY	1	/* refused while a deploy or a stop runs */
 #define F_CLI	2	/* on the command line only, no control line */

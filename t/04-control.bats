@@ -72,7 +72,7 @@ pids_now() {
 	old=$(pids_now)
 	cp silent.js app.js
 	run -1 "$NODESOCKD" restart -c app.json
-	[[ "$output" =~ ^nodesockd:\ restart:\ worker\ [01]\ failed\ to\ come\ online:\ no\ \"online\"\ within\ 2000ms$ ]]
+	[[ "$output" =~ ^nodesockd:\ restart:\ worker\ [01]\ failed\ to\ come\ online:\ no\ \"online\"\ within\ 2000ms\ \(a\ worker\ must\ listen\ on\ the\ path\ in\ \$LISTEN_ON,\ then\ send\ \"online\"\;\ the\ helper\'s\ listen\(\)\ does\ both\)$ ]]
 	[ "$(pids_now)" = "$old" ]
 	[ "$(get app.0.sock)" = "$(published_pid 0) 0" ]
 	for p in $(worker_pids); do
@@ -131,6 +131,18 @@ pids_now() {
 	[ "$output" = "nodesockd: cannot reach the daemon at $PWD/nodesockd.ipc: No such file or directory" ]
 	run -2 "$NODESOCKD" restart -i /nonexistent/x.ipc
 	[ "$output" = "nodesockd: cannot reach the daemon at /nonexistent/x.ipc: No such file or directory" ]
+	# Without -c or -i, it says which option finds the daemon.
+	run -2 "$NODESOCKD" status
+	[ "$output" = "nodesockd: cannot reach the daemon at $PWD/nodesockd.ipc: No such file or directory (give -c FILE, the daemon's config, or -i FILE, its control socket)" ]
+}
+
+@test "a worker listening elsewhere fails to come online with a hint of what to check" {
+	echo 'require("http").createServer(() => {}).listen(0, () => process.send("online"))' >tcp.js
+	echo '{"script": "tcp.js", "listenVar": "PORT_PATH"}' >tcp.json
+
+	start_daemon -c tcp.json
+	wait_for 10 grep -q 'failed to come online' "$LOG"
+	grep -q "worker 0 failed to come online: $PWD/app.0.sock.[0-9]*: No such file or directory (a worker must listen on the path in \$PORT_PATH, then send \"online\"; the helper's listen() does both)" "$LOG"
 }
 
 @test "the control socket is 0600; a second daemon refuses; a stale one is replaced" {
@@ -175,7 +187,7 @@ pids_now() {
 	up
 	run -1 sh -c "printf 'frobnicate\n\n  \nstatus now\nrestart later\nstart suspended extra\n' | '$NODESOCKD' ctl -c app.json"
 	[ "${lines[0]}" = "error: unknown command 'frobnicate'" ]
-	[ "${lines[1]}" = "error: usage: start [suspended] | stop | restart [suspended] | resume | status" ]
+	[ "${lines[1]}" = "error: usage: start [suspended] | stop | restart [suspended] | resume | status | nginx" ]
 	[ "${lines[2]}" = "${lines[1]}" ]
 	[ "${lines[3]}" = "${lines[1]}" ]
 	[ "${#lines[@]}" = 4 ]

@@ -103,6 +103,17 @@ published() {
 	for i in $(seq 0 $(($1 - 1))); do published_pid "$i"; done
 }
 
+@test "nodesockd nginx prints an upstream block that Nginx takes and serves through" {
+	up 3
+	run -0 "$NODESOCKD" nginx -c app.json
+	[ "${#lines[@]}" = 6 ]
+	[ "${lines[1]}" = "	server unix:$PWD/app.0.sock max_fails=0;" ]
+	nginx_up "$output" http://app
+	for i in 1 2 3 4 5 6; do
+		curl -sf --max-time 5 "$URL" | grep -q '^[0-9]'
+	done
+}
+
 # only_200: Nginx answered nothing but 200 to anyone.
 only_200() {
 	[ -s nginx/access.log ]

@@ -159,7 +159,7 @@ ere() {
 # pool CONTEXT: the file of the replies seen for the examples of CONTEXT.
 pool() {
 	case $1 in
-	start | stop | restart | resume | status) echo "replies.$1" ;;
+	start | stop | restart | resume | status | nginx) echo "replies.$1" ;;
 	client) echo replies.client ;;
 	*) echo replies.all ;;
 	esac
@@ -192,7 +192,7 @@ ask() {
 	: >replies.all
 	# The commands, as the page gives them.
 	commands=$(sed -n '/^\.Sh CONTROL/,/^\.Sh /s/^\.It Cm \([a-z]*\)\( Op Cm \([a-z]*\)\)\{0,1\}$/\1 \3/p' "$MAN")
-	[ "$(echo "$commands" | wc -l)" = 6 ]
+	[ "$(echo "$commands" | wc -l)" = 7 ]
 	start_daemon -c app.json
 	wait_for 10 grep -q 'deploy done' "$LOG"
 	while read -r cmd opt; do
@@ -207,8 +207,8 @@ ask() {
 			ask restart "$cmd $opt" ;;
 		resume)
 			ask resume "$cmd" ;;
-		status)
-			ask status "$cmd" ;;
+		status | nginx)
+			ask "$cmd" "$cmd" ;;
 		ctl)
 			;;	# the client that sends all the others
 		stop)

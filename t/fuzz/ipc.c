@@ -30,7 +30,7 @@
 static const char *names[][2] = {
 	[C_START] = { "start", "suspended" }, [C_STOP] = { "stop", NULL },
 	[C_RESTART] = { "restart", "suspended" }, [C_RESUME] = { "resume", NULL },
-	[C_STATUS] = { "status", NULL },
+	[C_STATUS] = { "status", NULL }, [C_NGINX] = { "nginx", NULL },
 };
 
 /* Split s at blanks into at most MAXWORD words; return how many there were. */
