@@ -31,7 +31,8 @@
 #define OFF(f)	offsetof(struct config, f)
 
 enum { K_SCRIPT, K_TMPDIR, K_SOCKFILE, K_LISTENVAR, K_IPCFILE, K_WORKERS,
-	K_NODE, K_ONLINE, K_DRAIN, K_SHUTDOWN, K_ORPHAN, K_ENV, NKEYS };
+	K_STANDBY, K_NODE, K_ONLINE, K_DRAIN, K_SHUTDOWN, K_ORPHAN, K_WATCHDOG,
+	K_ENV, NKEYS };
 
 /* Each key: its names, its type, and where it goes in struct config (an
  * int for a number, a char[PATH_MAX] or char[64] for a string). */
@@ -48,11 +49,13 @@ static const struct key {
 	[K_LISTENVAR] = { "listenVar",       "listen-var",  'e', J_STRING, OFF(listenvar) },
 	[K_IPCFILE]   = { "ipcFile",         "ipc-file",    'i', J_STRING, OFF(ipc) },
 	[K_WORKERS]   = { "workers",         "workers",     'w', J_NUMBER, OFF(workers) },
+	[K_STANDBY]   = { "standby",         "standby",     'S', J_NUMBER, OFF(standby) },
 	[K_NODE]      = { "node",            NULL,          0,   J_STRING, OFF(node) },
 	[K_ONLINE]    = { "onlineTimeout",   NULL,          0,   J_NUMBER, OFF(onlinetimeout) },
 	[K_DRAIN]     = { "drainDelay",      NULL,          0,   J_NUMBER, OFF(draindelay) },
 	[K_SHUTDOWN]  = { "shutdownTimeout", NULL,          0,   J_NUMBER, OFF(shutdowntimeout) },
 	[K_ORPHAN]    = { "orphanTimeout",   NULL,          0,   J_NUMBER, OFF(orphantimeout) },
+	[K_WATCHDOG]  = { "watchdog",        NULL,          0,   J_NUMBER, OFF(watchdog) },
 	[K_ENV]       = { "env",             NULL,          0,   J_ARRAY,  0 },
 };
 
@@ -60,7 +63,8 @@ static const struct key {
 static const long long range[NKEYS][3] = {
 	[K_WORKERS] = { 1, 1, MAXWORKERS },	[K_ONLINE] = { 10000, 1, MAXMS },
 	[K_DRAIN] = { 500, 0, MAXMS },		[K_SHUTDOWN] = { 10000, 0, MAXMS },
-	[K_ORPHAN] = { 60000, 0, MAXMS },
+	[K_ORPHAN] = { 60000, 0, MAXMS },	[K_WATCHDOG] = { 0, 0, MAXMS },
+	[K_STANDBY] = { 0, 0, MAXWORKERS },
 };
 
 static struct setting {
@@ -89,6 +93,7 @@ static const char usage[] =
 "  -i, --ipc-file FILE        the control socket, relative to DIR\n"
 "                             (default nodesockd.ipc)\n"
 "  -w, --workers N            the number of workers (default 1)\n"
+"  -S, --standby N            the number of standby workers (default 0)\n"
 "  -u, --suspended            start new workers suspended, until resume\n"
 "  -h, --help                 print the usage and exit\n"
 "  -V, --version              print the version and exit\n";
@@ -111,20 +116,16 @@ fail(const char *fmt, ...)
 	return -1;
 }
 
-/* The same, with the place a setting came from in front of the message,
- * and errno's text when it ends in ':'. */
+/* The same, with the place a setting came from in front of the message. */
 static int
 bad(int k, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
-	int saved = errno, n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (fmt[strlen(fmt) - 1] == ':' && n > 0 && (size_t)n < sizeof(msg))
-		snprintf(msg + n, sizeof(msg) - n, " %s", strerror(saved));
 	if (settings[k].line)
 		return fail("%s:%d:%d: \"%s\" %s", cfgfile, settings[k].line,
 		    settings[k].col, keys[k].name, msg);
@@ -168,26 +169,17 @@ setopt(int k, const char *arg)
 	return 0;
 }
 
-/* Read argv: a command word (and its number), options in short, long and
- * --long=VALUE forms. */
+/* Read argv: a command word, options in short, long and --long=VALUE forms. */
 static int
 readargs(struct config *c, int argc, char *argv[])
 {
 	const char *a, *arg, *eq, *flag = NULL;
 	char with[128];
-	long long v;
 	size_t n;
-	int i, k, count = 0;
+	int i, k;
 
 	for (i = 1; i < argc; i++) {
 		a = argv[i];
-		if ((a[0] != '-' || !a[1]) && c->req.cmd
-		    && commands[c->req.cmd].arg == A_COUNT && !count++) {
-			if (number(a, &v) < 0 || v > MAXMS)
-				return fail("%s: '%s' is not a number", argv[i - 1], a);
-			c->req.n = v;
-			continue;
-		}
 		if (a[0] != '-' || !a[1]) {
 			if (c->req.cmd || i > 1)
 				return fail("unexpected argument '%s' (see nodesockd --help)", a);
@@ -203,10 +195,11 @@ readargs(struct config *c, int argc, char *argv[])
 			c->req.cmd = a[1] == 'V' || a[2] == 'v' ? C_VERSION : C_HELP;
 			return 0;
 		}
-		for (k = 1; k < NCMDS; k++)
-			if (commands[k].opt && (!strcmp(a, commands[k].opt)
-			    || (commands[k].sopt && a[1] == commands[k].sopt && !a[2])))
-				break;
+		if (!strcmp(a, "-u"))
+			a = "--suspended";
+		for (k = 1; k < NCMDS && (!commands[k].opt
+		    || strcmp(a, commands[k].opt)); k++)
+			;
 		if (k < NCMDS) {
 			flag = commands[k].opt;
 			continue;
@@ -252,9 +245,6 @@ readargs(struct config *c, int argc, char *argv[])
 		return fail("%s goes with %s", flag, with);
 	}
 	c->req.flag = flag != NULL;
-	if (c->req.cmd && commands[c->req.cmd].arg == A_COUNT && !count)
-		return fail("%s needs a number (see nodesockd --help)",
-		    commands[c->req.cmd].name);
 	return 0;
 }
 
@@ -353,13 +343,8 @@ str(int k, const char *def)
 static int
 varname(const char *s)
 {
-	if (!*s || (*s >= '0' && *s <= '9'))
-		return 0;
-	for (; *s; s++)
-		if (!(*s == '_' || (*s >= 'a' && *s <= 'z')
-		    || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
-			return 0;
-	return 1;
+	return *s && (*s < '0' || *s > '9') && !s[strspn(s, "_0123456789"
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")];
 }
 
 /* Check a socketFile pattern: a plain name, {worker} its only placeholder. */
@@ -390,7 +375,8 @@ checknode(const char *node)
 	size_t n;
 
 	if (strchr(node, '/'))
-		return access(node, X_OK) < 0 ? bad(K_NODE, "%s:", node) : 0;
+		return access(node, X_OK) < 0 ? bad(K_NODE, "%s: %s", node,
+		    strerror(errno)) : 0;
 	if (!(path = getenv("PATH")))
 		path = "/usr/bin:/bin";
 	for (p = path; ; p = end + 1) {
@@ -423,21 +409,14 @@ config_sockpath(const struct config *c, int id, char *buf, size_t n)
 void
 config_usage(void)
 {
-	char list[1024], *p = list, args[32];
+	char list[1024], *p = list;
 	const struct command *cmd;
 
 	fputs("usage: nodesockd [-c FILE] [-s SCRIPT] [-e VAR] [-t DIR] [-o PATTERN]\n"
-	    "                 [-i FILE] [-w N]\n", stdout);
+	    "                 [-i FILE] [-w N] [-S N]\n", stdout);
 	for (cmd = commands + 1; cmd < commands + NCMDS; cmd++) {
-		if (cmd->arg == A_COUNT)
-			strcpy(args, " N");
-		else if (cmd->sopt)
-			snprintf(args, sizeof(args), " [-%c]", cmd->sopt);
-		else if (cmd->opt)
-			snprintf(args, sizeof(args), " [%s]", cmd->opt);
-		else
-			*args = '\0';
-		printf("       nodesockd %s%s [-c FILE | -i FILE]\n", cmd->name, args);
+		printf("       nodesockd %s%s [-c FILE | -i FILE]\n", cmd->name,
+		    cmd->opt ? " [-u]" : "");
 		p += snprintf(p, list + sizeof(list) - p, "  %-10s %s\n",
 		    cmd->name, cmd->help);
 	}
@@ -472,11 +451,11 @@ derive(struct config *c, const char *base)
 	if (resolve(K_SCRIPT, c->script, base, settings[K_SCRIPT].str) < 0)
 		return -1;
 	if (stat(c->script, &st) < 0)
-		return bad(K_SCRIPT, "%s:", c->script);
+		return bad(K_SCRIPT, "%s: %s", c->script, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return bad(K_SCRIPT, "%s: not a regular file", c->script);
 	if (stat(c->tmpdir, &st) < 0)
-		return bad(K_TMPDIR, "%s:", c->tmpdir);
+		return bad(K_TMPDIR, "%s: %s", c->tmpdir, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		return bad(K_TMPDIR, "%s: not a directory", c->tmpdir);
 

@@ -35,7 +35,12 @@ export declare namespace suspend {
  */
 export declare function isSuspended(): boolean;
 
-/** The worker's index (0, 1, …) under nodesockd; undefined outside it. */
+/**
+ * The worker's index (0, 1, …) under nodesockd; undefined outside it, and in
+ * a standby worker until the daemon publishes it in a slot (it says which
+ * just before "resume"). With the daemon's watchdog on, the package sends
+ * the heartbeats by itself: nothing to call.
+ */
 export declare function getWorkerId(): number | undefined;
 
 /**

@@ -5,12 +5,16 @@
 // IPC channel on fd 3 (NODE_CHANNEL_FD=3, JSON serialization), so here
 // process.send() and process.on('message') talk to the daemon. Messages are
 // plain JSON strings:
-//   worker -> daemon: "online" (listening, ready), "restart" (replace me)
-//   daemon -> worker: "shutdown" (finish in-flight work, exit), "resume"
+//   worker -> daemon: "online" (listening, ready), "restart" (replace me),
+//                     "heartbeat" (with the watchdog on: still alive)
+//   daemon -> worker: "shutdown" (finish in-flight work, exit), "resume",
+//                     and {"worker": N} (a standby's slot, before "resume")
 // The environment carries the socket path (in $LISTEN_ON, or in the variable
-// named by $NODESOCKD_LISTEN_VAR), NODESOCKD_WORKER_ID (the worker's index),
-// NODESOCKD_SUSPENDED ("true" when started suspended) and
-// NODESOCKD_ORPHAN_MS (how long to serve on when the daemon dies; below).
+// named by $NODESOCKD_LISTEN_VAR), NODESOCKD_WORKER_ID (the worker's index;
+// empty for a standby, which has none until it is published),
+// NODESOCKD_SUSPENDED ("true" when started suspended), NODESOCKD_ORPHAN_MS
+// (how long to serve on when the daemon dies; below) and
+// NODESOCKD_WATCHDOG_MS (0, or the period within which to send "heartbeat").
 //
 // Outside nodesockd (no process.send) loading this module does nothing at
 // all: no listener, no handle, no side effect; the same app runs locally.
@@ -18,13 +22,15 @@
 const net = require('net');
 
 const env = process.env;
-const WORKER_ID = /^[0-9]+$/.test(env.NODESOCKD_WORKER_ID || '')
+let workerId = /^[0-9]+$/.test(env.NODESOCKD_WORKER_ID || '')
   ? Number(env.NODESOCKD_WORKER_ID) : undefined;
 
-// Under nodesockd: an IPC channel, and the worker id the daemon always sets.
-// Requiring both keeps the helper inert in a process that merely has an IPC
-// channel to some other parent (a cluster worker, a test runner's fork()).
-const UNDER = typeof process.send === 'function' && WORKER_ID !== undefined;
+// Under nodesockd: an IPC channel, and the worker id the daemon always sets
+// (empty for a standby). Requiring both keeps the helper inert in a process
+// that merely has an IPC channel to some other parent (a cluster worker, a
+// test runner's fork()).
+const UNDER = typeof process.send === 'function'
+  && (workerId !== undefined || env.NODESOCKD_WORKER_ID === '');
 
 let suspended = UNDER && env.NODESOCKD_SUSPENDED === 'true';
 let waiting = null;        // the one pending suspend() promise, shared
@@ -89,6 +95,10 @@ function release() {
 function onMessage(msg) {
   if (msg === 'resume') release();
   else if (msg === 'shutdown') shutdown();
+  else if (msg && Number.isInteger(msg.worker)) {
+    workerId = msg.worker;                 // a standby given its slot
+    env.NODESOCKD_WORKER_ID = String(workerId);
+  }
 }
 
 // How long an orphan serves on: NODESOCKD_ORPHAN_MS, in the environment the
@@ -101,7 +111,7 @@ function orphanMs() {
 
 function say(what) {
   try {
-    process.stderr.write(`nodesockd: worker ${WORKER_ID} (pid ${process.pid}): ${what}\n`);
+    process.stderr.write(`nodesockd: worker ${workerId} (pid ${process.pid}): ${what}\n`);
   } catch (e) { /* nowhere to say it */ }
 }
 
@@ -147,6 +157,14 @@ if (UNDER) {
   channelRef(false);
 }
 
+// The watchdog: "heartbeat" at a third of its period, from a timer that
+// keeps nothing alive and stops when the event loop is blocked, which is
+// what the daemon must notice: then it replaces this worker and kills it.
+const WATCHDOG = Number(env.NODESOCKD_WATCHDOG_MS) || 0;
+if (UNDER && WATCHDOG > 0) {
+  setInterval(() => send('heartbeat'), Math.max(1, Math.floor(WATCHDOG / 3))).unref();
+}
+
 // A promise resolved once the worker may serve: at once, unless it was
 // started suspended and "resume" has not arrived yet.
 function suspend() {
@@ -176,7 +194,7 @@ function isSuspended() {
 }
 
 function getWorkerId() {
-  return UNDER ? WORKER_ID : undefined;
+  return UNDER ? workerId : undefined;
 }
 
 // Ask the daemon to start a replacement for this worker (it will then send

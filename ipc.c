@@ -26,19 +26,19 @@
 #include "nodesockd.h"
 
 const struct command commands[NCMDS] = {
-	[C_START]   = { "start",   A_FLAG, "suspended", "--suspended", 'u', F_BUSY,
+	[C_START]   = { "start",   A_FLAG, "suspended", "--suspended", F_BUSY,
 	    "start the workers if they are stopped" },
-	[C_STOP]    = { "stop",    A_NONE, NULL, NULL, 0, F_BUSY,
+	[C_STOP]    = { "stop",    A_NONE, NULL, NULL, F_BUSY,
 	    "stop the workers; the daemon stays up" },
-	[C_RESTART] = { "restart", A_FLAG, "suspended", "--suspended", 'u', F_BUSY,
+	[C_RESTART] = { "restart", A_FLAG, "suspended", "--suspended", F_BUSY,
 	    "replace every worker with zero downtime (a deploy)" },
-	[C_RESUME]  = { "resume",  A_NONE, NULL, NULL, 0, 0,
+	[C_RESUME]  = { "resume",  A_NONE, NULL, NULL, 0,
 	    "let suspended workers serve" },
-	[C_STATUS]  = { "status",  A_NONE, NULL, NULL, 0, 0,
+	[C_STATUS]  = { "status",  A_NONE, NULL, NULL, 0,
 	    "print one line per worker" },
-	[C_NGINX]   = { "nginx",   A_NONE, NULL, NULL, 0, 0,
+	[C_NGINX]   = { "nginx",   A_NONE, NULL, NULL, 0,
 	    "print an Nginx upstream block of the workers' sockets" },
-	[C_CTL]     = { "ctl",     A_NONE, NULL, NULL, 0, F_CLI,
+	[C_CTL]     = { "ctl",     A_NONE, NULL, NULL, F_CLI,
 	    "send control lines from standard input and print every reply" },
 };
 
@@ -49,7 +49,6 @@ ipc_parse(char *line, struct request *r, char *err, size_t n)
 {
 	const struct command *cmd;
 	char *name, *arg, *p, usage[256];
-	long long v = -1;
 	size_t len;
 	int k;
 
@@ -70,21 +69,14 @@ ipc_parse(char *line, struct request *r, char *err, size_t n)
 	cmd = &commands[k];
 	r->cmd = k;
 	r->flag = arg && cmd->arg == A_FLAG && !strcmp(arg, cmd->word);
-	if (arg && cmd->arg == A_COUNT && *arg >= '0' && *arg <= '9'
-	    && strlen(arg) < 8)
-		v = strtoll(arg, &p, 10);
-	r->n = v;
-	if (!strtok(NULL, " \t") && (cmd->arg == A_COUNT ? v >= 0 && !*p
-	    : !arg || r->flag))
+	if (!strtok(NULL, " \t") && (!arg || r->flag))
 		return 1;
 	for (len = 0, k = 1; k < NCMDS; k++)
 		if (!(commands[k].flags & F_CLI))
 			len += snprintf(usage + len, sizeof(usage) - len, "%s %s%s%s%s",
 			    len ? " |" : "", commands[k].name,
-			    commands[k].arg == A_FLAG ? " [" : "",
-			    commands[k].arg == A_FLAG ? commands[k].word
-			    : commands[k].arg == A_COUNT ? " N" : "",
-			    commands[k].arg == A_FLAG ? "]" : "");
+			    commands[k].word ? " [" : "", commands[k].word ?
+			    commands[k].word : "", commands[k].word ? "]" : "");
 	snprintf(err, n, "usage:%s", usage);
 	return -1;
 }
@@ -141,17 +133,6 @@ lines_next(struct lines *l, char **line)
 	if (nl > *line && nl[-1] == '\r')
 		nl[-1] = '\0';
 	return 1;
-}
-
-/* Send one message on a worker channel: a JSON string and a newline. */
-int
-chan_send(int fd, const char *msg)
-{
-	char buf[64];
-	int n;
-
-	n = snprintf(buf, sizeof(buf), "\"%s\"\n", msg);
-	return write(fd, buf, n) == n ? 0 : -1;
 }
 
 static void
@@ -357,9 +338,7 @@ ipc_run(const char *path, const struct request *r, const char *hint)
 		warn("cannot reach the daemon at %s: %s%s", path, strerror(errno), hint);
 		return 2;
 	}
-	if (cmd->arg == A_COUNT)
-		len = snprintf(out, sizeof(out), "%s %d\n", cmd->name, r->n);
-	else if (!ctl)
+	if (!ctl)
 		len = snprintf(out, sizeof(out), "%s%s%s\n", cmd->name,
 		    r->flag ? " " : "", r->flag ? cmd->word : "");
 	fcntl(fd, F_SETFL, O_NONBLOCK);

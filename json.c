@@ -70,9 +70,7 @@ fail(struct parser *p, int pos, const char *msg)
 static int
 bad(struct parser *p, const char *msg)
 {
-	if (p->pos >= p->len)
-		return fail(p, p->pos, "unexpected end of input");
-	return fail(p, p->pos, msg);
+	return fail(p, p->pos, p->pos >= p->len ? "unexpected end of input" : msg);
 }
 
 static int
@@ -81,10 +79,8 @@ unexpected(struct parser *p)
 	char msg[32];
 	unsigned char c = p->pos < p->len ? p->s[p->pos] : 0;
 
-	if (c >= 0x20 && c < 0x7f)
-		snprintf(msg, sizeof(msg), "unexpected character '%c'", c);
-	else
-		snprintf(msg, sizeof(msg), "unexpected character '\\x%02x'", c);
+	snprintf(msg, sizeof(msg), c >= 0x20 && c < 0x7f ? "unexpected character '%c'"
+	    : "unexpected character '\\x%02x'", c);
 	return bad(p, msg);
 }
 
@@ -136,11 +132,8 @@ hex(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	c |= 0x20;		/* A-F to a-f */
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 /* The value of four hex digits, already checked. */

@@ -13,7 +13,10 @@
  * A deploy (the first start, "start", "restart", SIGHUP) gives every slot a
  * replacement and publishes them all only when all are online; if one
  * fails, all are stopped and the old workers keep serving. A published
- * worker that dies is replaced at once, with a back-off when it died young.
+ * worker that dies, hangs (the watchdog) or asks to go is replaced by the
+ * oldest standby at once if there is one: a worker of no slot (id -1),
+ * online but suspended; else by a new worker, with a back-off when it died
+ * young. The standbys' own back-off is kept in the slot "spare".
  *
  * Everything happens in one poll(2) loop: signals arrive through a
  * self-pipe, time through deadlines on the monotonic clock, and the rest
@@ -54,25 +57,32 @@ enum wstate {
 	W_DRAINING,	/* replaced; sent "shutdown" at its deadline */
 	W_STOPPING,	/* asked to exit; killed at its deadline */
 	W_KILLED,	/* sent SIGKILL; waiting to be reaped */
-	W_REAPED,	/* exited, but its process group lives on: the group got
-			 * SIGTERM, and gets SIGKILL at the deadline */
+	W_REAPED,	/* exited, or an earlier daemon's that got SIGTERM: its
+			 * process group lives on, and gets SIGKILL at the deadline */
+	W_LEFT,		/* an earlier daemon's, serving on: SIGTERM at the deadline,
+			 * drainDelay after our slots are all published */
 };
 
 static const char *statename[] = {
 	[W_STARTING] = "starting", [W_ONLINE] = "online",
 	[W_SUSPENDED] = "suspended", [W_DRAINING] = "draining",
 	[W_STOPPING] = "stopping", [W_KILLED] = "killed", [W_REAPED] = "reaped",
+	[W_LEFT] = "left",
 };
 
 struct worker {
 	struct worker *next;
-	int id;			/* its slot: the {worker} in socketFile */
+	int id;			/* its slot: the {worker} in socketFile, or: */
+#define STANDBY	-1		/* a standby, of no slot */
+#define LEFT	-2		/* an earlier daemon's (W_LEFT, then W_REAPED) */
 	pid_t pid;
 	enum wstate state;
 	int suspended;		/* started suspended and not yet resumed */
 	int chan;		/* our end of its fd 3, -1 once closed */
 	int warned;		/* said something we could not read */
+	int hung;		/* missed its heartbeat: killed once replaced */
 	long long born;		/* ms on the monotonic clock */
+	long long beat;		/* its last heartbeat */
 	unsigned long long start;	/* see starttime() */
 	long long deadline;	/* 0: none */
 	char sock[SUNLEN];	/* its private socket */
@@ -92,13 +102,14 @@ struct slot {
 static void become(struct worker *w, enum wstate st);
 static void fail(struct worker *w, const char *fmt, ...);
 static void stopped(void);
-static void onsweep(void);
+static void spares(void);
 
 /* The signals the daemon handles; a child gets them back at SIG_DFL. */
 static const int handled[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
 
 static struct config cfg;
 static struct slot *slots;
+static struct slot spare;	/* the standbys' back-off and restarts */
 static struct worker *workers;
 static struct client *clients;
 static int selfpipe[2] = { -1, -1 };
@@ -108,21 +119,12 @@ static int quitting;		/* exit once every worker is gone */
 static struct {
 	int active;
 	int pending;		/* replacements not yet online */
-	int suspended;
 	struct client *c;	/* who waits for the answer, or NULL */
 } deploy;
 static struct {
 	int active;
 	struct client *c;
 } stop;
-static struct leftover {
-	pid_t pid;
-	unsigned long long start;
-	char path[SUNLEN];
-} *left;			/* workers an earlier nodesockd left running */
-static int nleft;
-static long long sweep;		/* when to signal them; 0: not yet */
-static int swept;		/* they have had SIGTERM */
 static long long acceptpause;	/* out of descriptors: accept again then */
 static int starved;		/* and it has been said */
 static char pubwhy[256];	/* why the last swap() failed */
@@ -182,18 +184,13 @@ logw(const struct worker *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	warn("worker %d (pid %d) %s", w->id, (int)w->pid, msg);
+	if (w->id < 0)
+		warn(w->id == LEFT ? "worker (pid %d) of an earlier nodesockd: %s"
+		    : "standby (pid %d) %s", (int)w->pid, msg);
+	else
+		warn("worker %d (pid %d) %s", w->id, (int)w->pid, msg);
 }
 
-static void
-describe(char *buf, size_t n, int status)
-{
-	if (WIFSIGNALED(status))
-		snprintf(buf, n, "was killed by signal %d (%s)",
-		    WTERMSIG(status), strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, n, "exited with status %d", WEXITSTATUS(status));
-}
 
 static void
 onsignal(int sig)
@@ -244,17 +241,34 @@ rmours(const char *path, mode_t type)
 		unlink(path);
 }
 
+/* Is this process one an earlier nodesockd of ours started? Never pid 1,
+ * nor us, nor our group; it leads its own group, as our workers do; and
+ * it started when the run file says. Where the system gives no start
+ * time, its socket, ours, must answer instead. */
+static int
+ours(const struct worker *w)
+{
+	struct stat st;
+
+	if (w->pid <= 1 || w->pid == getpid() || w->pid == getpgrp()
+	    || getpgid(w->pid) != w->pid)
+		return 0;
+	if (w->start)
+		return starttime(w->pid) == w->start;
+	return lstat(w->sock, &st) == 0 && S_ISSOCK(st.st_mode)
+	    && st.st_uid == geteuid() && ipc_alive(w->sock);
+}
+
 /* The run file says which processes are ours, for the next nodesockd if
  * this one is killed: "PID START SOCKET" a line, written whole under a
  * temporary name, then rename(2)d over the old one. */
 static void
 saverun(void)
 {
-	static int warned;
 	char tmp[PATH_MAX + 4];
 	struct worker *w;
 	FILE *f = NULL;
-	int fd, i;
+	int fd;
 
 	snprintf(tmp, sizeof(tmp), "%s.new", cfg.run);
 	rmours(tmp, S_IFREG);
@@ -263,18 +277,12 @@ saverun(void)
 		for (w = workers; w; w = w->next)
 			if (w->state != W_REAPED)
 				fprintf(f, "%d %llu %s\n", (int)w->pid, w->start, w->sock);
-		for (i = 0; i < nleft; i++)
-			fprintf(f, "%d %llu %s\n", (int)left[i].pid, left[i].start,
-			    left[i].path);
 	}
 	if (!f || fclose(f) == EOF || rename(tmp, cfg.run) < 0) {
-		if (!warned++)
-			warn("%s:", tmp);
+		warn("%s:", tmp);
 		if (fd >= 0 && !f)
 			close(fd);
 		rmours(tmp, S_IFREG);
-	} else {
-		warned = 0;
 	}
 }
 
@@ -286,7 +294,7 @@ child(struct worker *w, int fd, const sigset_t *mask)
 	extern char **environ;
 	static const char *always[] = { "PATH", "NODE_ENV" };
 	const char *name;
-	char **keep, **e, id[16], orphan[16], go;
+	char **keep, **e, id[16], orphan[16], dog[16], go;
 	size_t n;
 	int i, j, k;
 
@@ -319,10 +327,12 @@ child(struct worker *w, int fd, const sigset_t *mask)
 	}
 	snprintf(id, sizeof(id), "%d", w->id);
 	snprintf(orphan, sizeof(orphan), "%d", cfg.orphantimeout);
+	snprintf(dog, sizeof(dog), "%d", cfg.watchdog);
 	rmours(w->sock, S_IFSOCK);	/* left by a process of the same pid */
 	if (setenv(cfg.listenvar, w->sock, 1) < 0
 	    || setenv("NODESOCKD_LISTEN_VAR", cfg.listenvar, 1) < 0
-	    || setenv("NODESOCKD_WORKER_ID", id, 1) < 0
+	    || setenv("NODESOCKD_WORKER_ID", w->id < 0 ? "" : id, 1) < 0
+	    || setenv("NODESOCKD_WATCHDOG_MS", dog, 1) < 0
 	    || setenv("NODESOCKD_SUSPENDED", w->suspended ? "true" : "", 1) < 0
 	    || setenv("NODESOCKD_ORPHAN_MS", orphan, 1) < 0
 	    || setenv("NODE_CHANNEL_FD", "3", 1) < 0
@@ -340,8 +350,8 @@ child(struct worker *w, int fd, const sigset_t *mask)
 static int
 privname(struct worker *w, pid_t pid)
 {
-	return snprintf(w->sock, sizeof(w->sock), "%s.%d", slots[w->id].path,
-	    (int)pid) < (int)sizeof(w->sock) ? 0 : -1;
+	return snprintf(w->sock, sizeof(w->sock), "%s.%d",
+	    slots[w->id < 0 ? 0 : w->id].path, (int)pid) < (int)sizeof(w->sock) ? 0 : -1;
 }
 
 /* Start a worker for slot id. It is the caller's to put in the slot. The
@@ -423,14 +433,18 @@ become(struct worker *w, enum wstate st)
 		logw(w, "%s", statename[st]);
 	w->state = st;
 	w->deadline = timeout[st] ? now() + *timeout[st] : 0;
+	if ((st == W_ONLINE || st == W_SUSPENDED) && cfg.watchdog)
+		w->deadline = (w->beat = now()) + cfg.watchdog;
 }
 
-/* SIGKILL to a worker and its group; a reaped one's group is its last. */
+/* SIGKILL to a worker and its group (an earlier daemon's only while it is
+ * still ours); a reaped one's group is its last. */
 static void
 killw(struct worker *w)
 {
-	kill(-w->pid, SIGKILL);
-	if (w->state == W_REAPED) {
+	if (w->id != LEFT || ours(w))
+		kill(-w->pid, SIGKILL);
+	if (w->state >= W_REAPED) {
 		drop(w);
 		return;
 	}
@@ -446,12 +460,15 @@ stopw(struct worker *w)
 	case W_ONLINE:
 	case W_SUSPENDED:
 	case W_DRAINING:
-		if (w->chan >= 0 && chan_send(w->chan, "shutdown") == 0)
+		if (w->chan >= 0 && dprintf(w->chan, "\"shutdown\"\n") > 0)
 			break;
 		/* FALLTHROUGH */
 	case W_STARTING:
 		kill(w->pid, SIGTERM);
 		break;
+	case W_LEFT:
+		w->deadline = now();	/* SIGTERM, in ondeadlines() */
+		/* FALLTHROUGH */
 	case W_STOPPING:
 	case W_KILLED:
 	case W_REAPED:
@@ -536,13 +553,16 @@ swap(struct slot *first, int n)
 		s->pub = s->repl;
 		s->repl = NULL;
 		logw(s->pub, "published as %s", s->path);
-		if (old)
+		if (old && old->hung)
+			killw(old);
+		else if (old)
 			become(old, W_DRAINING);
 	}
 	for (s = slots; s < slots + cfg.workers && s->pub; s++)
 		;
-	if (s == slots + cfg.workers && nleft && !swept && !sweep)
-		sweep = now() + cfg.draindelay;
+	for (old = workers; old && s == slots + cfg.workers; old = old->next)
+		if (old->state == W_LEFT && !old->deadline)
+			old->deadline = now() + cfg.draindelay;
 	/* tmpDir removed and made again takes the control socket with it. */
 	if (access(cfg.ipc, F_OK) < 0 && errno == ENOENT
 	    && (fd = ipc_listen(cfg.ipc)) >= 0) {
@@ -585,7 +605,6 @@ deploybegin(struct client *c, int suspended)
 	running = 1;
 	deploy.active = 1;
 	deploy.pending = cfg.workers;
-	deploy.suspended = suspended;
 	deploy.c = c;
 	if (c)
 		c->waiting = 1;
@@ -604,36 +623,96 @@ deploybegin(struct client *c, int suspended)
 static void
 deployend(void)
 {
+	struct worker *w;
+
 	if (swap(slots, cfg.workers) < 0) {
 		fail(NULL, "cannot publish: %s", pubwhy);
 		return;
 	}
 	deploy.active = 0;
 	warn("deploy done: %d worker%s online%s", cfg.workers,
-	    cfg.workers > 1 ? "s" : "", deploy.suspended ? ", suspended" : "");
+	    cfg.workers > 1 ? "s" : "", slots[0].suspended ? ", suspended" : "");
 	reply(&deploy.c, "ok");
+	/* The standbys, of the code deployed. */
+	for (w = workers; w; w = w->next)
+		if (w->id == STANDBY)
+			stopw(w);
+	spares();
+}
+
+/* Keep cfg.standby standbys: start those missing, unless the back-off of
+ * a young death holds them. */
+static void
+spares(void)
+{
+	struct worker *w;
+	int n = 0;
+
+	for (w = workers; w; w = w->next)
+		n += w->id == STANDBY && w->state < W_DRAINING;
+	while (running && !spare.restart && n++ < cfg.standby && spawn(STANDBY, 1))
+		;
+}
+
+/* Publish the oldest standby in slot s at once, in place of old (dead,
+ * hung, or asking to go), with one rename(2), and start another behind
+ * it. The standby learns its slot, then is resumed. 0 if none is ready. */
+static int
+promote(struct slot *s, struct worker *old, const char *why)
+{
+	struct timespec t0, t1;
+	struct worker *w, *b = NULL;
+
+	for (w = workers; w; w = w->next)
+		if (w->id == STANDBY && w->state == W_SUSPENDED
+		    && (!b || w->born < b->born))
+			b = w;
+	if (!b || !running || s->repl)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	b->id = s - slots;
+	b->suspended = 0;
+	dprintf(b->chan, "{\"worker\":%d}\n\"resume\"\n", b->id);
+	become(b, W_ONLINE);
+	s->repl = b;
+	if (swap(s, 1) < 0) {
+		fail(b, "cannot be published: %s", pubwhy);
+		return 0;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	logw(old, "%s; standby (pid %d) published as %s in %.1fms", why,
+	    (int)b->pid, s->path, (t1.tv_sec - t0.tv_sec) * 1e3
+	    + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	spares();
+	return 1;
 }
 
 /* A replacement failed: it died, missed its deadline or could not be
- * published (w is NULL when none was started). In a deploy, every
- * replacement goes and the published workers stay; a slot with none
- * starts again after its back-off. */
+ * published (w is NULL when none was started; else the message is about
+ * "worker N", or "a standby"). In a deploy, every replacement goes and the
+ * published workers stay; a slot with none starts again after its
+ * back-off. A standby has a back-off of its own. */
 static void
 fail(struct worker *w, const char *fmt, ...)
 {
 	char why[256];
 	struct slot *s;
 	va_list ap;
-	int i;
+	int n = 0;
 
+	if (w)
+		n = snprintf(why, 32, w->id < 0 ? "a standby " : "worker %d ", w->id);
 	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
+	vsnprintf(why + n, sizeof(why) - n, fmt, ap);
 	va_end(ap);
-	if (w) {
-		slots[w->id].repl = NULL;
-		if (w->state < W_KILLED)	/* not yet killed, nor reaped */
-			killw(w);
+	if (w && w->state < W_KILLED)	/* not yet killed, nor reaped */
+		killw(w);
+	if (w && w->id < 0) {		/* a standby: on its own back-off */
+		warn("%s, restarting in %lldms", why, again(&spare, 1));
+		return;
 	}
+	if (w)
+		slots[w->id].repl = NULL;
 	if (deploy.active) {
 		deploy.active = 0;
 		warn("deploy failed: %s", why);
@@ -646,12 +725,10 @@ fail(struct worker *w, const char *fmt, ...)
 	} else if (w) {
 		warn("%s", why);
 	}
-	for (i = 0; i < cfg.workers; i++) {
-		s = &slots[i];
+	for (s = slots; s < slots + cfg.workers; s++)
 		if (running && !s->pub && !s->repl && !s->restart)
-			warn("worker %d restarting in %lldms", i,
-			    again(s, w && w->id == i));
-	}
+			warn("worker %d restarting in %lldms", (int)(s - slots),
+			    again(s, w && w->id == s - slots));
 }
 
 /* A worker said something on its channel. */
@@ -661,7 +738,7 @@ message(struct worker *w, char *line)
 	struct jtok t[1];
 	struct jerr e;
 	struct stat st;
-	struct slot *s = &slots[w->id];
+	struct slot *s = w->id < 0 ? &spare : &slots[w->id];
 
 	line += strspn(line, " \t");
 	if (*line != '"')
@@ -677,24 +754,26 @@ message(struct worker *w, char *line)
 		errno = ENOTSOCK;	/* unless lstat(2) has a better reason */
 		if (lstat(w->sock, &st) < 0 || !S_ISSOCK(st.st_mode)
 		    || chmod(w->sock, 0660) < 0) {
-			fail(w, "worker %d failed to come online: %s: %s" HINT, w->id,
-			    w->sock, strerror(errno), cfg.listenvar);
+			fail(w, "failed to come online: %s: %s" HINT, w->sock,
+			    strerror(errno), cfg.listenvar);
 			return;
 		}
 		become(w, w->suspended ? W_SUSPENDED : W_ONLINE);
 		if (s->repl != w)
 			return;
-		if (!deploy.active) {
-			if (swap(s, 1) < 0)
-				fail(w, "worker %d cannot be published: %s", w->id, pubwhy);
-		} else if (--deploy.pending == 0) {
+		if (!deploy.active && swap(s, 1) < 0)
+			fail(w, "cannot be published: %s", pubwhy);
+		else if (deploy.active && --deploy.pending == 0)
 			deployend();
-		}
 	} else if (json_streq(line, &t[0], "restart")) {
-		if (s->pub != w || s->repl || deploy.active || stop.active)
+		if (s->pub != w || s->repl || deploy.active || stop.active
+		    || promote(s, w, "asked to be replaced"))
 			return;
 		logw(w, "asked to be replaced");
 		s->repl = spawn(w->id, s->suspended);
+	} else if (json_streq(line, &t[0], "heartbeat") && cfg.watchdog
+	    && (w->state == W_ONLINE || w->state == W_SUSPENDED)) {
+		w->deadline = (w->beat = now()) + cfg.watchdog;
 	}
 }
 
@@ -710,12 +789,11 @@ readchan(struct worker *w)
 		return;
 	}
 	while ((r = lines_next(&w->in, &line)) != 0) {
-		if (r < 0 && !w->warned)
-			logw(w, "sent a line longer than %d bytes, ignored", LINEMAX - 1);
-		if (r < 0)
-			w->warned = 1;
-		else
+		if (r > 0)
 			message(w, line);
+		else if (!w->warned)
+			logw(w, "sent a line longer than %d bytes, ignored", LINEMAX - 1);
+		w->warned |= r < 0;
 		if (w->chan < 0)
 			return;
 	}
@@ -768,41 +846,23 @@ stopbegin(struct client *c, const struct request *r)
 		s->restart = 0;
 		s->suspended = 0;
 	}
+	spare.restart = 0;
 	for (w = workers; w; w = w->next)
 		stopw(w);
-	if (nleft && !swept)
-		onsweep();
 	stopped();
-}
-
-/* Is this process one an earlier nodesockd of ours started? Never pid 1,
- * nor us, nor our group; it leads its own group, as our workers do; and
- * it started when the run file says. Where the system gives no start
- * time, its socket, ours, must answer instead. */
-static int
-ours(const struct leftover *l)
-{
-	struct stat st;
-
-	if (l->pid <= 1 || l->pid == getpid() || l->pid == getpgrp()
-	    || getpgid(l->pid) != l->pid)
-		return 0;
-	if (l->start)
-		return starttime(l->pid) == l->start;
-	return lstat(l->path, &st) == 0 && S_ISSOCK(st.st_mode)
-	    && st.st_uid == geteuid() && ipc_alive(l->path);
 }
 
 /* A daemon killed hard leaves its workers running. Its run file, if it is
  * ours (our user's, mode 0600), says which processes were its own; each
- * still running keeps serving until all our slots are published, and
- * drainDelay later gets SIGTERM (see onsweep()). Nothing else is
- * signalled; the sockets of those gone are removed. */
+ * still running keeps serving (W_LEFT) until all our slots are published,
+ * and drainDelay later gets SIGTERM, its group SIGKILL shutdownTimeout
+ * after that, as long as it is still ours. Nothing else is signalled; the
+ * sockets of those gone are removed. */
 static void
 adopt(void)
 {
 	char line[PATH_MAX + 64], *p;
-	struct leftover l, *more;
+	struct worker *w;
 	struct stat st;
 	FILE *f;
 	int fd;
@@ -819,57 +879,28 @@ adopt(void)
 		return;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		memset(&l, 0, sizeof(l));
+		if (!(w = calloc(1, sizeof(*w))))
+			die("calloc:");
 		line[strcspn(line, "\n")] = '\0';
-		l.pid = strtol(line, &p, 10);
-		l.start = strtoull(p, &p, 10);
-		if (*p++ != ' ' || strlen(p) >= sizeof(l.path))
-			continue;
-		strcpy(l.path, p);
-		if (!ours(&l)) {
-			if (!ipc_alive(l.path))
-				rmours(l.path, S_IFSOCK);
+		w->pid = strtol(line, &p, 10);
+		w->start = strtoull(p, &p, 10);
+		if (*p++ == ' ' && strlen(p) < sizeof(w->sock))
+			strcpy(w->sock, p);
+		if (!*w->sock || !ours(w)) {
+			if (*w->sock && !ipc_alive(w->sock))
+				rmours(w->sock, S_IFSOCK);
+			free(w);
 			continue;
 		}
-		if (!(more = realloc(left, (nleft + 1) * sizeof(*left))))
-			die("realloc:");
-		left = more;
-		left[nleft++] = l;
-		warn("worker (pid %d) of an earlier nodesockd still runs, on %s",
-		    (int)l.pid, l.path);
+		w->id = LEFT;
+		w->chan = -1;
+		w->state = W_LEFT;
+		w->born = now();
+		w->next = workers;
+		workers = w;
+		logw(w, "still runs, on %s", w->sock);
 	}
 	fclose(f);
-}
-
-/* The leftovers' time has come: SIGTERM to each group still ours, then
- * SIGKILL shutdownTimeout later to those still there. */
-static void
-onsweep(void)
-{
-	int i;
-
-	for (i = 0; i < nleft; i++) {
-		if (!ours(&left[i]))
-			continue;
-		if (!swept) {
-			warn("worker (pid %d) of an earlier nodesockd: stopping it",
-			    (int)left[i].pid);
-			rmours(left[i].path, S_IFSOCK);
-			kill(-left[i].pid, SIGTERM);
-		} else if (kill(-left[i].pid, SIGKILL) == 0) {
-			warn("worker (pid %d) of an earlier nodesockd: killed it",
-			    (int)left[i].pid);
-		}
-	}
-	if (!swept++) {
-		sweep = now() + cfg.shutdowntimeout;
-		return;
-	}
-	free(left);
-	left = NULL;
-	nleft = 0;
-	sweep = 0;
-	saverun();
 }
 
 /* A worker is gone: say how, and act by its place in its slot. What it
@@ -877,26 +908,36 @@ onsweep(void)
 static void
 reaped(struct worker *w, int status)
 {
-	struct slot *s = &slots[w->id];
+	struct slot *s = w->id < 0 ? &spare : &slots[w->id];
+	enum wstate was = w->state;
 	char how[128];
 
-	describe(how, sizeof(how), status);
+	if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "was killed by signal %d (%s)",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(status));
 	become(w, W_REAPED);
 	if (w->chan >= 0)
 		close(w->chan);
 	w->chan = -1;
-	rmours(w->sock, S_IFSOCK);
 	if (w == s->pub && running && !s->repl) {
 		s->pub = NULL;
-		logw(w, "%s, restarting in %lldms", how,
-		    again(s, now() - w->born < YOUNG));
+		if (promote(s, w, how))
+			s->restarts++;
+		else
+			logw(w, "%s, restarting in %lldms", how,
+			    again(s, now() - w->born < YOUNG));
 	} else if (w == s->repl) {
-		fail(w, "worker %d failed to come online: %s", w->id, how);
+		fail(w, "failed to come online: %s", how);
+	} else if (w->id < 0 && was < W_DRAINING && running) {
+		fail(w, "(pid %d) %s", (int)w->pid, how);
 	} else {
 		if (w == s->pub)
 			s->pub = NULL;
 		logw(w, "%s", how);
 	}
+	rmours(w->sock, S_IFSOCK);	/* after any standby took its name */
 	if (kill(-w->pid, SIGTERM) < 0)
 		drop(w);
 	saverun();
@@ -964,6 +1005,31 @@ onsignals(void)
 			}
 }
 
+/* A worker silent past the watchdog is hung. A published one is replaced
+ * first (by a standby at once, else by a new worker, published when it is
+ * online) and then killed with its group: it would not honour "shutdown".
+ * Any other, or one still there a period later, is killed at once. */
+static void
+hung(struct worker *w)
+{
+	struct slot *s = &slots[w->id];
+	char why[64];
+
+	snprintf(why, sizeof(why), "hung: no heartbeat in %dms", cfg.watchdog);
+	if (w->hung || w->id < 0 || s->pub != w) {
+		logw(w, "%s, killing it", why);
+		killw(w);
+		return;
+	}
+	w->hung = 1;
+	w->deadline = now() + cfg.watchdog;
+	if (promote(s, w, why))
+		return;
+	logw(w, "%s", why);
+	if (!s->repl && !deploy.active)
+		s->repl = spawn(w->id, s->suspended);
+}
+
 static void
 ondeadlines(void)
 {
@@ -977,8 +1043,12 @@ ondeadlines(void)
 			continue;
 		switch (w->state) {
 		case W_STARTING:
-			fail(w, "worker %d failed to come online: no \"online\" "
-			    "within %dms" HINT, w->id, cfg.onlinetimeout, cfg.listenvar);
+			fail(w, "failed to come online: no \"online\" within %dms"
+			    HINT, cfg.onlinetimeout, cfg.listenvar);
+			break;
+		case W_ONLINE:
+		case W_SUSPENDED:
+			hung(w);
 			break;
 		case W_DRAINING:
 			stopw(w);
@@ -992,20 +1062,30 @@ ondeadlines(void)
 			    "killing its group");
 			killw(w);
 			break;
+		case W_LEFT:
+			if (ours(w)) {
+				logw(w, "stopping it");
+				rmours(w->sock, S_IFSOCK);
+				kill(-w->pid, SIGTERM);
+			}
+			become(w, W_REAPED);
+			break;
 		default:
 			w->deadline = 0;
 		}
 	}
 	if (acceptpause && acceptpause <= t)
 		acceptpause = 0;
-	if (sweep && sweep <= t)
-		onsweep();
 	for (s = slots; s < slots + cfg.workers; s++)
 		if (s->restart && s->restart <= t) {
 			s->restart = 0;
 			if (!(s->repl = spawn(s - slots, s->suspended)))
 				s->restart = t + BACKOFFMAX;
 		}
+	if (spare.restart && spare.restart <= t) {
+		spare.restart = 0;
+		spares();
+	}
 	stopped();
 }
 
@@ -1029,10 +1109,10 @@ timeout(void)
 		soonest(&next, w->deadline);
 	for (s = slots; s < slots + cfg.workers; s++)
 		soonest(&next, s->restart);
+	soonest(&next, spare.restart);
 	for (c = clients; c; c = c->next)
 		if (!c->waiting && !c->eof && !c->outlen)
 			soonest(&next, c->seen + IDLEMAX);
-	soonest(&next, sweep);
 	soonest(&next, acceptpause);
 	if (!next)
 		return -1;
@@ -1040,35 +1120,42 @@ timeout(void)
 	return t < 0 ? 0 : t > INT_MAX ? INT_MAX : (int)t;
 }
 
-/* One row a worker, a row for a slot without one; columns for awk. */
-#define ROW "%-6s %-7s %-10s %-7s %-8s %s"
+/* One row a worker, a row for a slot without one, then the standbys;
+ * columns for awk, the last the age of the last heartbeat (watchdog on). */
+#define ROW "%-6s %-7s %-10s %-7s %-8s %s%s"
 static void
 status(struct client *c, const struct request *r)
 {
-	char id[16], pid[16], up[24], restarts[16];
+	char id[16], pid[16], up[24], restarts[16], beat[32] = "";
 	struct worker *w;
 	struct slot *s;
 	long long t = now();
-	int pass;
+	int pass, i;
 
 	(void)r;
-	ipc_reply(c, ROW, "worker", "pid", "state", "uptime", "restarts", "socket");
-	for (s = slots; s < slots + cfg.workers; s++) {
-		snprintf(id, sizeof(id), "%d", (int)(s - slots));
+	ipc_reply(c, ROW, "worker", "pid", "state", "uptime", "restarts", "socket",
+	    cfg.watchdog ? " heartbeat" : "");
+	for (i = 0; i <= cfg.workers; i++) {
+		s = i < cfg.workers ? &slots[i] : &spare;
+		snprintf(id, sizeof(id), i < cfg.workers ? "%d" : "-", i);
 		snprintf(restarts, sizeof(restarts), "%u", s->restarts);
-		if (!s->pub && !s->repl)
+		if (s != &spare && !s->pub && !s->repl)
 			ipc_reply(c, ROW, id, "-", s->restart ? "restarting" :
-			    running ? "down" : "stopped", "-", restarts, s->path);
+			    running ? "down" : "stopped", "-", restarts, s->path, "");
 		/* The published one, its replacement, then those leaving. */
 		for (pass = 0; pass < 3; pass++)
 			for (w = workers; w; w = w->next) {
-				if (w->id != s - slots || (pass == 0) != (w == s->pub)
-				    || (pass == 1) != (w == s->repl))
+				if (w->id != (s == &spare ? -1 : i) || (pass == 0)
+				    != (w == s->pub) || (pass == 1) != (w == s->repl))
 					continue;
 				snprintf(pid, sizeof(pid), "%d", (int)w->pid);
 				snprintf(up, sizeof(up), "%llds", (t - w->born) / 1000);
-				ipc_reply(c, ROW, id, pid, statename[w->state], up,
-				    restarts, s->path);
+				if (cfg.watchdog)
+					snprintf(beat, sizeof(beat), w->beat ? " %lldms" : " -",
+					    t - w->beat);
+				ipc_reply(c, ROW, id, pid, s == &spare && w->state ==
+				    W_SUSPENDED ? "standby" : statename[w->state], up,
+				    restarts, s == &spare ? "-" : s->path, beat);
 			}
 	}
 	ipc_reply(c, "ok");
@@ -1083,13 +1170,12 @@ resume(struct client *c, const struct request *r)
 	(void)r;
 	for (i = 0; i < cfg.workers; i++)
 		slots[i].suspended = 0;
-	deploy.suspended = 0;
 	for (w = workers; w; w = w->next) {
-		if (!w->suspended || (w->state != W_STARTING
+		if (!w->suspended || w->id < 0 || (w->state != W_STARTING
 		    && w->state != W_SUSPENDED))
 			continue;
 		w->suspended = 0;
-		if (w->chan < 0 || chan_send(w->chan, "resume") < 0) {
+		if (w->chan < 0 || dprintf(w->chan, "\"resume\"\n") < 0) {
 			logw(w, "could not be sent \"resume\"");
 			continue;
 		}

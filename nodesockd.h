@@ -38,16 +38,15 @@ int json_int(const char *s, const struct jtok *t, long long *v);
  * --help, the control-line parser and the daemon's dispatch all read. */
 enum cmd { C_NONE, C_START, C_STOP, C_RESTART, C_RESUME, C_STATUS, C_NGINX,
 	C_CTL, NCMDS, C_HELP = NCMDS, C_VERSION };
-enum { A_NONE, A_FLAG, A_COUNT };	/* what a command takes */
+enum { A_NONE, A_FLAG };	/* what a command takes */
 #define F_BUSY	1	/* refused while a deploy or a stop runs */
 #define F_CLI	2	/* on the command line only, no control line */
 
 struct command {
 	const char *name;
-	int arg;		/* A_FLAG: a word; A_COUNT: a number, N */
+	int arg;		/* A_FLAG: a word, or not */
 	const char *word;	/* A_FLAG: on a control line */
-	const char *opt;	/* A_FLAG: on the command line */
-	int sopt;		/* A_FLAG: its short form, if any */
+	const char *opt;	/* A_FLAG: on the command line (-u: --suspended) */
 	int flags;
 	const char *help;
 };
@@ -55,7 +54,6 @@ struct command {
 struct request {
 	int cmd;		/* enum cmd; C_NONE: run the daemon */
 	int flag;		/* the A_FLAG word was given */
-	int n;			/* the A_COUNT number */
 };
 
 extern const struct command commands[NCMDS];
@@ -72,8 +70,8 @@ struct config {
 	char ipc[PATH_MAX];		/* absolute */
 	char run[PATH_MAX];		/* the run file: ipc, ".run" */
 	char node[PATH_MAX];		/* a path, or a name looked up in PATH */
-	int workers;
-	int onlinetimeout, draindelay, shutdowntimeout, orphantimeout;	/* ms */
+	int workers, standby;
+	int onlinetimeout, draindelay, shutdowntimeout, orphantimeout, watchdog; /* ms */
 	char **env;			/* NULL: pass the whole environment */
 	int nenv;
 };
@@ -106,7 +104,6 @@ struct client {
 
 int lines_fill(int fd, struct lines *l);
 int lines_next(struct lines *l, char **line);
-int chan_send(int fd, const char *msg);
 int ipc_parse(char *line, struct request *r, char *err, size_t n);
 int ipc_alive(const char *path);
 int ipc_listen(const char *path);

@@ -82,7 +82,7 @@ setup() {
 	wait_for 10 logged 2 'deploy done'
 	for p in $old; do
 		wait_for 10 gone "$p"
-		grep -q "worker (pid $p) of an earlier nodesockd still runs, on $PWD/app.[01].sock.$p" "$LOG"
+		grep -q "worker (pid $p) of an earlier nodesockd: still runs, on $PWD/app.[01].sock.$p" "$LOG"
 		grep -q "worker (pid $p) of an earlier nodesockd: stopping it" "$LOG"
 		[ ! -e "app.0.sock.$p" ] && [ ! -e "app.1.sock.$p" ]
 	done

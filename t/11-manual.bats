@@ -343,7 +343,7 @@ said() {
 	# Each message on the wire: its name as a JSON string, then a newline.
 	json() { printf '"%s"' "$1"; }
 	for m in $(sed -n 's/^up //p; s/^down //p' shown); do
-		case $m in online | restart | shutdown | resume) ;;
+		case $m in online | restart | shutdown | resume | heartbeat) ;;
 		*) echo "no scenario for the message \"$m\""; false ;;
 		esac
 	done
@@ -419,6 +419,23 @@ said() {
 	sed -n 's/^down \(.*\)/"\1"/p' shown | sort >down
 	comm -23 got down >other
 	[ ! -s other ] || { echo "not shown:"; cat other; false; }
+}
+
+@test "the WORKER CHANNEL's heartbeat: with the watchdog, a worker that sends it stays; one that does not is hung" {
+	grep -q '^\.It Qq heartbeat' "$MAN"
+	cp "$FIX/raw.sh" "$FIX/raw.js" .
+	echo '{"script": "raw.sh", "node": "/bin/sh", "workers": 2, "watchdog": 600}' >app.json
+	ONLINE='"online"' SHUTDOWN='"shutdown"' start_daemon -c app.json
+	wait_for 10 grep -q 'deploy done: 2 workers online' "$LOG"
+	p0=$(published_pid 0)
+	p1=$(published_pid 1)
+	grep -q -x "NODESOCKD_WATCHDOG_MS=600" "env.0.$p0"
+	# Slot 0 sends "heartbeat" every 100 ms; slot 1 says nothing.
+	for i in $(seq 15); do said 0 '"heartbeat"'; sleep 0.1; done
+	grep -q "worker 1 (pid $p1) hung: no heartbeat in 600ms" "$LOG"
+	wait_for 10 gone "$p1"
+	alive "$p0"
+	run ! grep -q "worker 0 (pid $p0) hung" "$LOG"
 }
 
 @test "the manual passes suspend.express to app.use, and never calls it" {

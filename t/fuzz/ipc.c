@@ -6,8 +6,7 @@
  * its end is caught.  The result must be what a model of the protocol says:
  * 0 for a line of blanks; 1 for a command of the table that is not for the
  * command line only, with its word allowed (and told) after a command that
- * takes one, a number of up to 7 digits after one that takes a number, and
- * nothing after the others; -1 otherwise, with "unknown command ..." when
+ * takes one, and nothing after the others; -1 otherwise, with "unknown command ..." when
  * the first word is no command.  An error is one line of printable ASCII
  * that fits err, whatever its size; the parse is the same for every size of
  * err.  The model has its own list of the commands.
@@ -26,7 +25,7 @@
 
 #define MAXWORD	4
 
-/* Each command of the control lines, and the word it takes ("N": a number). */
+/* Each command of the control lines, and the word it takes. */
 static const char *names[][2] = {
 	[C_START] = { "start", "suspended" }, [C_STOP] = { "stop", NULL },
 	[C_RESTART] = { "restart", "suspended" }, [C_RESUME] = { "resume", NULL },
@@ -62,17 +61,6 @@ is(const char *w, size_t wl, const char *lit)
 	return wl == strlen(lit) && !memcmp(w, lit, wl);
 }
 
-static int
-count(const char *w, size_t wl)
-{
-	size_t i;
-
-	for (i = 0; i < wl; i++)
-		if (w[i] < '0' || w[i] > '9')
-			return -1;
-	return wl > 0 && wl < 8 ? atoi(w) : -1;
-}
-
 /* What ipc_parse() should return for the line s[0..len). */
 static int
 model(const char *s, size_t len, struct request *r, int *unknown)
@@ -93,10 +81,7 @@ model(const char *s, size_t len, struct request *r, int *unknown)
 	r->cmd = k;
 	word = names[k][1];
 	r->flag = n >= 2 && word && is(w[1], wl[1], word);
-	r->n = n >= 2 && word && !strcmp(word, "N") ? count(w[1], wl[1]) : -1;
-	if (n == 1)
-		return 1;
-	if (n == 2 && (r->flag || r->n >= 0))
+	if (n == 1 || (n == 2 && r->flag))
 		return 1;
 	return -1;
 }
@@ -126,8 +111,7 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
 		assert(first == -2 || r == first);
 		first = r;
 		if (r > 0)
-			assert(got.cmd == want.cmd && got.flag == want.flag
-			    && (commands[got.cmd].arg != A_COUNT || got.n == want.n));
+			assert(got.cmd == want.cmd && got.flag == want.flag);
 		/* Nothing past the size it was given. */
 		assert(err[errsize[i]] == 'x');
 		if (r >= 0)
