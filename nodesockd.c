@@ -424,7 +424,7 @@ drop(struct worker *w)
 static void
 become(struct worker *w, enum wstate st)
 {
-	static const int *timeout[W_REAPED + 1] = {
+	static const int *timeout[W_LEFT + 1] = {
 		[W_STARTING] = &cfg.onlinetimeout, [W_DRAINING] = &cfg.draindelay,
 		[W_STOPPING] = &cfg.shutdowntimeout, [W_REAPED] = &cfg.shutdowntimeout,
 	};
