@@ -244,3 +244,9 @@ helpsection() {
 	need shellcheck
 	shellcheck runit/run runit/log/run s6/nodesockd/run
 }
+
+@test "the C stays under 3,000 lines (wc -l *.c *.h)" {
+	n=$(cd "$ROOT" && cat ./*.c ./*.h | wc -l)
+	echo "$n lines"
+	[ "$n" -lt 3000 ]
+}
