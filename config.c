@@ -327,10 +327,8 @@ resolve(int k, char *dst, const char *base, const char *p)
 {
 	int n;
 
-	if (p[0] == '/')
-		n = snprintf(dst, PATH_MAX, "%s", p);
-	else
-		n = snprintf(dst, PATH_MAX, "%s/%s", base, p);
+	n = snprintf(dst, PATH_MAX, "%s%s%s", p[0] == '/' ? "" : base,
+	    p[0] == '/' ? "" : "/", p);
 	return n >= PATH_MAX ? bad(k, "path is too long") : 0;
 }
 

@@ -303,6 +303,7 @@ child(struct worker *w, int fd, const sigset_t *mask)
 	signal(SIGPIPE, SIG_DFL);
 	sigprocmask(SIG_SETMASK, mask, NULL);
 	close(w->chan);		/* so that the parent's death reads as EOF */
+	close(lfd);		/* nor may we keep the control socket alive */
 	setpgid(0, 0);
 	umask(007);
 	if (fd == 3)
@@ -1058,8 +1059,9 @@ ondeadlines(void)
 			killw(w);
 			break;
 		case W_REAPED:
-			logw(w, "left processes that outlived shutdownTimeout: "
-			    "killing its group");
+			if (kill(-w->pid, 0) == 0)
+				logw(w, "left processes that outlived shutdownTimeout: "
+				    "killing its group");
 			killw(w);
 			break;
 		case W_LEFT:
@@ -1317,11 +1319,10 @@ fillpoll(void)
 			die("calloc:");
 		npfd = n * 2;
 	}
-	n = 0;
-	pfd[n].fd = selfpipe[0];
-	pfd[n++].events = POLLIN;
-	pfd[n].fd = acceptpause ? -1 : lfd;
-	pfd[n++].events = POLLIN;
+	pfd[0].fd = selfpipe[0];
+	pfd[1].fd = acceptpause ? -1 : lfd;
+	pfd[0].events = pfd[1].events = POLLIN;
+	n = 2;
 	for (c = clients; c; c = c->next) {
 		pfd[n].fd = c->fd;
 		pfd[n].events = (!c->waiting && !c->eof && c->outlen < OUTMAX ? POLLIN : 0)
