@@ -1098,6 +1098,13 @@ soonest(long long *next, long long t)
 		*next = t;
 }
 
+/* Has the client sent a whole line not yet run? */
+static int
+pending(const struct client *c)
+{
+	return memchr(c->in.buf + c->in.off, '\n', c->in.len - c->in.off) != NULL;
+}
+
 /* ms to the next deadline, for poll(2); -1 if none is armed. */
 static int
 timeout(void)
@@ -1113,7 +1120,9 @@ timeout(void)
 		soonest(&next, s->restart);
 	soonest(&next, spare.restart);
 	for (c = clients; c; c = c->next)
-		if (!c->waiting && !c->eof && !c->outlen)
+		if (!c->waiting && c->outlen < OUTMAX && pending(c))
+			next = 1;	/* lines it sent are all in: run them now */
+		else if (!c->waiting && !c->eof && !c->outlen)
 			soonest(&next, c->seen + IDLEMAX);
 	soonest(&next, acceptpause);
 	if (!next)
@@ -1263,13 +1272,6 @@ onclient(struct client *c, short revents)
 			c->in.len = c->in.off = 0;
 		}
 	}
-}
-
-/* Has the client sent a whole line not yet run? */
-static int
-pending(const struct client *c)
-{
-	return memchr(c->in.buf + c->in.off, '\n', c->in.len - c->in.off) != NULL;
 }
 
 /* Once a turn, after all else: replies are written, the lines held back

@@ -132,6 +132,14 @@ writes() {
 	[ "$(echo "$output" | grep -c '^error: ')" = 1 ]
 }
 
+@test "pipelined commands on a connection kept open are all answered, however fast it reads" {
+	up -s app.js -w 3
+	for at in 1500 890 10; do
+		run -0 node pipeline.js nodesockd.ipc 1500 "$at"
+		[ "$output" = "answers 1501" ]
+	done
+}
+
 @test "a client gone with replies queued while its command runs is not polled for ever" {
 	command -v python3 >/dev/null || skip "python3 is missing"
 	echo '{"script": "app.js", "onlineTimeout": 1500}' >app.json
