@@ -150,11 +150,12 @@ async function must(...args) {
 }
 
 // One raw control connection: send text (and half-close, with end); the
-// lines received once the daemon closes, once enough(lines), or at 30 s.
+// lines received once the daemon closes, once enough(lines), or at 30 s,
+// and whether it connected at all.
 const raw = (text, end, enough) => new Promise((resolve) => {
-	let buf = '';
-	const c = net.connect(IPC, () => (end ? c.end(text) : c.write(text)));
-	const done = () => { clearTimeout(t); c.destroy(); resolve(buf.split('\n').filter(Boolean)); };
+	let buf = '', connected = false;
+	const c = net.connect(IPC, () => { connected = true; if (end) c.end(text); else c.write(text); });
+	const done = () => { clearTimeout(t); c.destroy(); resolve(Object.assign(buf.split('\n').filter(Boolean), { connected })); };
 	const t = setTimeout(done, 30000);
 	c.on('data', (b) => { buf += b; if (enough(buf.split('\n'))) done(); }).on('close', done).on('error', done);
 });
@@ -179,15 +180,18 @@ function changed(before, why) {
 	if (now.some((p, i) => p === before[i])) throw new Fail(`${why}: not every slot got a new worker: ${before} -> ${now}`);
 }
 
-// Why the slots are not all fine, or null: status shows one worker a slot,
+// Why the slots are not all fine, or null: status (on a connection of its
+// own, which must get one final answer, last) shows one worker a slot,
 // online; the public name points at it; it is a child of the current daemon
 // and answers HTTP with its pid and slot.
 async function slotsWrong() {
-	const st = await ctl('status');
-	if (st.code !== 0) return `status exited ${st.code}: ${st.err.trim()}`;
-	const rows = st.out.trim().split('\n').slice(1).map((l) => l.split(/\s+/));
+	const st = await raw('status\n', true, () => false);
+	if (!st.connected) return 'the control socket does not answer';
+	if (finals(st).length !== 1 || st[st.length - 1] !== 'ok')
+		throw new Fail(`"status" got ${finals(st).length} final answers, not one, last: ${st.slice(-3).join(' | ')}`);
+	const rows = st.slice(1, -1).map((l) => l.split(/\s+/));
 	if (rows.length !== 3 || rows.some((r, i) => r[0] !== String(i) || r[2] !== 'online'))
-		return `status is not one online worker a slot:\n${st.out}`;
+		return `status is not one online worker a slot:\n${st.join('\n')}`;
 	const ps = procs();
 	for (let i = 0; i < 3; i++) {
 		const pid = pubPid(i);
