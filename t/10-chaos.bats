@@ -42,6 +42,9 @@ sweep() {
 }
 
 teardown() {
+	# Twice: a worker killed in the first round may have just forked.
+	sweep
+	sleep 0.2
 	sweep
 	sanitized
 }

@@ -387,10 +387,15 @@ async function nginxUp() {
 // On any exit: every process of the run, by pid: those below us (Nginx's
 // workers too, whose marks its title overwrites) and those marked (what
 // the workers of a killed daemon left); then the scratch directory.
+// Again until none is found: a worker may have forked meanwhile.
 function cleanup() {
-	const ps = procs();
-	for (const [pid, p] of ps)
-		if (pid !== process.pid && (p.ours || inTree(ps, pid, process.pid))) try { process.kill(pid, 'SIGKILL'); } catch (e) { /* gone */ }
+	for (let round = 0, found = 1; found && round < 20; round++) {
+		const ps = procs();
+		found = 0;
+		for (const [pid, p] of ps)
+			if (pid !== process.pid && (p.ours || inTree(ps, pid, process.pid))) try { process.kill(pid, 'SIGKILL'); found++; } catch (e) { /* gone */ }
+		Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);	// sleep 50 ms
+	}
 	if (process.env.CHAOS_KEEP) say(`kept ${DIR}`);
 	else fs.rmSync(DIR, { recursive: true, force: true });
 }
