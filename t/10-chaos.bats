@@ -6,7 +6,7 @@
 load helpers
 
 setup() {
-	command -v nginx >/dev/null || skip "nginx is missing (apt-get install nginx)"
+	need nginx
 	RUN="bats-chaos-$$-$BATS_TEST_NUMBER"
 }
 
