@@ -73,6 +73,18 @@ fuzz: $(FUZZBIN)
 		tail -n 1 $$d/$$f.log; \
 	done
 
+# The seeded chaos run of t/chaos.js: a daemon with 3 workers behind a
+# private Nginx under load, EVENTS random events drawn from SEED, every
+# invariant checked after each. A failure prints the command that replays
+# it; the last line sums it up. SAN=1 runs it against nodesockd-san.
+SEED = 1
+EVENTS = 500
+
+chaos: nodesockd $(TESTBIN$(SAN))
+	NODESOCKD="$$PWD/$(TESTBIN$(SAN))" node t/chaos.js $(SEED) $(EVENTS)
+
+.PHONY: chaos
+
 t/fuzz/bin/json: t/fuzz/json.c json.c nodesockd.h config.mk
 	mkdir -p t/fuzz/bin
 	$(FUZZCC) $(FUZZFLAGS) $(CPPFLAGS) -I. -o $@ t/fuzz/json.c json.c
