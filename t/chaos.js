@@ -27,7 +27,7 @@
 // though timings differ from run to run.
 // KEEP_GOING=1 reports a failure and goes on; CHAOS_ONLY=kind,... draws
 // from those events alone (another sequence, then); CHAOS_KEEP=1 keeps the
-// scratch directory; CHAOS_RUN names the run (t/10-chaos.bats sets it to
+// scratch directory; CHAOS_RUN names the run (t/15-chaos.bats sets it to
 // find every process of the run by its mark in teardown).
 const fs = require('fs');
 const path = require('path');
