@@ -134,16 +134,6 @@ bad(int k, const char *fmt, ...)
 	return fail("\"%s\" %s", keys[k].name, msg);
 }
 
-static int
-number(const char *s, long long *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoll(s, &end, 10);
-	return (*s < '0' || *s > '9' || *end || errno) ? -1 : 0;
-}
-
 /* A number out of its key's range, in one wording whatever was wrong. */
 static int
 badnum(int k, long long v)
@@ -158,13 +148,17 @@ badnum(int k, long long v)
 static int
 setopt(int k, const char *arg)
 {
+	char *end;
+
 	settings[k].set = 1;
 	if (!*arg)
 		return bad(k, "must not be empty");
 	if (strlen(arg) >= sizeof(settings[k].str))
 		return bad(k, "is too long");
 	strcpy(settings[k].str, arg);
-	if (keys[k].type == J_NUMBER && number(arg, &settings[k].num) < 0)
+	errno = 0;
+	settings[k].num = strtoll(arg, &end, 10);
+	if (keys[k].type == J_NUMBER && (*arg < '0' || *arg > '9' || *end || errno))
 		return badnum(k, range[k][1] - 1);
 	return 0;
 }

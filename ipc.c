@@ -81,7 +81,8 @@ ipc_parse(char *line, struct request *r, char *err, size_t n)
 	return -1;
 }
 
-/* Compact, then read once. 1: data or nothing yet, 0: end of file, -1: error. */
+/* Compact, then read once. 1: data or nothing yet, 0: end of file, -1: error.
+ * At the end of file an unended last line is ended. */
 int
 lines_fill(int fd, struct lines *l)
 {
@@ -97,6 +98,8 @@ lines_fill(int fd, struct lines *l)
 		l->len += n;
 	else if (n < 0)
 		return (errno == EAGAIN || errno == EINTR) ? 1 : -1;
+	else if (l->len > 0 && l->buf[l->len - 1] != '\n')
+		l->buf[l->len++] = '\n';	/* the end of input ends a line */
 	return n != 0;
 }
 
@@ -135,7 +138,7 @@ lines_next(struct lines *l, char **line)
 	return 1;
 }
 
-static void
+void
 nonblock(int fd)
 {
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);

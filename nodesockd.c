@@ -275,7 +275,7 @@ saverun(void)
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    0600)) >= 0 && (f = fdopen(fd, "w"))) {
 		for (w = workers; w; w = w->next)
-			if (w->state != W_REAPED)
+			if (w->state != W_REAPED || w->id == LEFT)
 				fprintf(f, "%d %llu %s\n", (int)w->pid, w->start, w->sock);
 	}
 	if (!f || fclose(f) == EOF || rename(tmp, cfg.run) < 0) {
@@ -365,18 +365,13 @@ spawn(int id, int suspended)
 	sigset_t all, mask;
 	int sv[2];
 
-	if (!(w = calloc(1, sizeof(*w)))) {
-		warn("calloc:");
-		return NULL;
-	}
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
-		warn("socketpair:");
+	if (!(w = calloc(1, sizeof(*w))) || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
+		warn("cannot start a worker:");
 		free(w);
 		return NULL;
 	}
-	fcntl(sv[0], F_SETFD, FD_CLOEXEC);
+	nonblock(sv[0]);
 	fcntl(sv[1], F_SETFD, FD_CLOEXEC);
-	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	w->id = id;
 	w->suspended = suspended;
 	w->chan = sv[0];
@@ -438,12 +433,14 @@ become(struct worker *w, enum wstate st)
 		w->deadline = (w->beat = now()) + cfg.watchdog;
 }
 
-/* SIGKILL to a worker and its group (an earlier daemon's only while it is
- * still ours); a reaped one's group is its last. */
+/* SIGKILL to a worker and its group; a reaped one's group is its last,
+ * unless its pid is in use again: a live pgid is never reused, so the
+ * group is gone and the number someone else's. An earlier daemon's only
+ * while it is still ours. */
 static void
 killw(struct worker *w)
 {
-	if (w->id != LEFT || ours(w))
+	if (w->id == LEFT ? ours(w) : w->state != W_REAPED || kill(w->pid, 0) < 0)
 		kill(-w->pid, SIGKILL);
 	if (w->state >= W_REAPED) {
 		drop(w);
@@ -653,6 +650,8 @@ spares(void)
 		n += w->id == STANDBY && w->state < W_DRAINING;
 	while (running && !spare.restart && n++ < cfg.standby && spawn(STANDBY, 1))
 		;
+	if (n <= cfg.standby && running && !spare.restart)
+		spare.restart = now() + BACKOFFMAX;	/* a spawn failed */
 }
 
 /* Publish the oldest standby in slot s at once, in place of old (dead,
@@ -672,9 +671,9 @@ promote(struct slot *s, struct worker *old, const char *why)
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	b->id = s - slots;
-	b->suspended = 0;
-	dprintf(b->chan, "{\"worker\":%d}\n\"resume\"\n", b->id);
-	become(b, W_ONLINE);
+	b->suspended = s->suspended;	/* a suspended deploy's slot: held */
+	dprintf(b->chan, "{\"worker\":%d}\n%s", b->id, b->suspended ? "" : "\"resume\"\n");
+	become(b, b->suspended ? W_SUSPENDED : W_ONLINE);
 	s->repl = b;
 	if (swap(s, 1) < 0) {
 		fail(b, "cannot be published: %s", pubwhy);
@@ -709,7 +708,8 @@ fail(struct worker *w, const char *fmt, ...)
 	if (w && w->state < W_KILLED)	/* not yet killed, nor reaped */
 		killw(w);
 	if (w && w->id < 0) {		/* a standby: on its own back-off */
-		warn("%s, restarting in %lldms", why, again(&spare, 1));
+		warn("%s, restarting in %lldms", why, again(&spare,
+		    now() - w->born < YOUNG));
 		return;
 	}
 	if (w)
@@ -754,7 +754,7 @@ message(struct worker *w, char *line)
 	if (json_streq(line, &t[0], "online") && w->state == W_STARTING) {
 		errno = ENOTSOCK;	/* unless lstat(2) has a better reason */
 		if (lstat(w->sock, &st) < 0 || !S_ISSOCK(st.st_mode)
-		    || chmod(w->sock, 0660) < 0) {
+		    || st.st_uid != geteuid() || chmod(w->sock, 0660) < 0) {
 			fail(w, "failed to come online: %s: %s" HINT, w->sock,
 			    strerror(errno), cfg.listenvar);
 			return;
@@ -813,7 +813,7 @@ stopped(void)
 	reply(&stop.c, "ok");
 	if (!quitting)
 		return;
-	unlink(cfg.ipc);
+	rmours(cfg.ipc, S_IFSOCK);
 	rmours(cfg.run, S_IFREG);
 	while ((c = clients)) {
 		clients = c->next;
@@ -868,7 +868,7 @@ adopt(void)
 	FILE *f;
 	int fd;
 
-	if ((fd = open(cfg.run, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+	if ((fd = open(cfg.run, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
 		if (errno != ENOENT)
 			warn("%s: ignored:", cfg.run);
 		return;
@@ -1013,12 +1013,14 @@ onsignals(void)
 static void
 hung(struct worker *w)
 {
-	struct slot *s = &slots[w->id];
+	struct slot *s = &slots[w->id < 0 ? 0 : w->id];
 	char why[64];
 
 	snprintf(why, sizeof(why), "hung: no heartbeat in %dms", cfg.watchdog);
-	if (w->hung || w->id < 0 || s->pub != w) {
+	if (w->id < 0 || w->hung || s->pub != w) {
 		logw(w, "%s, killing it", why);
+		if (w->id < 0)
+			again(&spare, 0);	/* and another standby */
 		killw(w);
 		return;
 	}
@@ -1400,10 +1402,8 @@ setup(void)
 	}
 	if (pipe(selfpipe) < 0)
 		die("pipe:");
-	for (i = 0; i < 2; i++) {
-		fcntl(selfpipe[i], F_SETFL, O_NONBLOCK);
-		fcntl(selfpipe[i], F_SETFD, FD_CLOEXEC);
-	}
+	for (i = 0; i < 2; i++)
+		nonblock(selfpipe[i]);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = onsignal;
 	sa.sa_flags = SA_RESTART;

@@ -103,6 +103,7 @@ struct client {
 };
 
 int lines_fill(int fd, struct lines *l);
+void nonblock(int fd);
 int lines_next(struct lines *l, char **line);
 int ipc_parse(char *line, struct request *r, char *err, size_t n);
 int ipc_alive(const char *path);

@@ -112,6 +112,8 @@ survives() {
 				grep -q '^check: .*TESTBIN$(SAN)' "$ROOT/Makefile" ;;
 			"make fuzz")
 				grep -q '^fuzz:' "$ROOT/Makefile" ;;
+			"make chaos")
+				grep -q '^chaos:' "$ROOT/Makefile" ;;
 			*)
 				echo "[$n]: not a test file: $row"
 				false ;;

@@ -401,3 +401,87 @@ writes() {
 	run -1 sh -c "echo status | setpriv --reuid nobody --regid nogroup --clear-groups '$NODESOCKD' ctl -i '$d/nodesockd.ipc'"
 	[ "$output" = "error: permission denied" ]
 }
+
+@test "a FIFO at the run file's path is refused, not opened for ever" {
+	mkfifo nodesockd.ipc.run
+	up -s app.js
+	grep -q 'nodesockd.ipc.run: ignored: not a file of ours of mode 0600' "$LOG"
+	run -0 "$NODESOCKD" status -s app.js
+}
+
+@test "an earlier daemon's worker ignoring its SIGTERM stays in the run file for the next daemon" {
+	echo '{"script": "stubborn.js", "drainDelay": 100, "shutdownTimeout": 5000}' >app.json
+	up -c app.json
+	a=$(published_pid 0)
+	kill -KILL "$DPID"
+	up -c app.json
+	wait_for 10 grep -q "worker (pid $a) of an earlier nodesockd: stopping it" "$LOG"
+	# A reap rewrites the run file meanwhile; then this daemon is killed too.
+	kill -KILL "$(published_pid 0)"
+	wait_for 10 logged 3 ') started'
+	kill -KILL "$DPID"
+	up -c app.json
+	wait_for 5 logged 2 "worker \\(pid $a\\) of an earlier nodesockd: still runs"
+	wait_for 15 gone "$a"
+}
+
+@test "a last control line without a newline is run and answered" {
+	up -s app.js
+	old=$(published_pid 0)
+	run -0 sh -c "printf restart | '$NODESOCKD' ctl -s app.js"
+	[ "$output" = ok ]
+	[ "$(published_pid 0)" != "$old" ]
+	run -0 sh -c "printf 'status\nresume' | '$NODESOCKD' ctl -s app.js"
+	[ "${lines[-1]}" = ok ]
+	[[ "$output" == *"resumed 0 workers"* ]]
+}
+
+@test "a reaped worker's group number, taken by another process since, is never signalled" {
+	[ "$(id -u)" = 0 ] || skip "needs root for unshare --pid and ns_last_pid"
+	command -v unshare >/dev/null || skip "unshare is missing"
+	# A worker whose child ignores SIGTERM and leaves its process group a
+	# second later: the group is then empty, with no SIGCHLD to say so. Its
+	# number is then given to a new process that leads a group of its own
+	# (ns_last_pid, in a pid namespace of the test's own: all in it ends
+	# with its first process, the shell).
+	cat >w.py <<-'EOF'
+	import os, signal, socket, sys, time
+	s = socket.socket(socket.AF_UNIX); s.bind(os.environ['LISTEN_ON']); s.listen(8)
+	if os.fork() == 0:
+	    got = []
+	    signal.signal(signal.SIGTERM, lambda *a: got.append(1))
+	    while not got: time.sleep(0.05)
+	    time.sleep(1); os.setsid(); time.sleep(30); sys.exit(0)
+	os.write(3, b'"online"\n')
+	while os.read(3, 100): pass
+	EOF
+	cat >victim.py <<-'EOF'
+	import os, sys, time
+	open('/proc/sys/kernel/ns_last_pid', 'w').write(str(int(sys.argv[1]) - 1))
+	pid = os.fork()
+	if pid == 0:
+	    os.setsid(); time.sleep(30); sys.exit(0)
+	print(pid, flush=True)
+	_, st = os.waitpid(pid, 0)
+	print('victim', 'killed by', os.WTERMSIG(st) if os.WIFSIGNALED(st) else 'none', flush=True)
+	EOF
+	echo '{"script": "w.py", "node": "/usr/bin/python3", "shutdownTimeout": 4000}' >app.json
+	cat >ns.sh <<-EOF
+	"$NODESOCKD" -c app.json 3>&- >>ns.log 2>&1 &
+	d=\$!
+	for i in \$(seq 100); do grep -q 'deploy done' ns.log && break; sleep 0.1; done
+	p=\$(sed -n 's/.*worker 0 (pid \([0-9]*\)) published.*/\1/p' ns.log | head -n 1)
+	kill -KILL \$p
+	sleep 2
+	python3 victim.py \$p >victim.out &
+	sleep 6
+	cat victim.out >ns.out
+	kill -TERM \$d
+	wait \$d
+	EOF
+	timeout 60 unshare --pid --fork --mount-proc setsid sh ns.sh
+	cat ns.out ns.log
+	p=$(sed -n 's/.*worker 0 (pid \([0-9]*\)) published.*/\1/p' ns.log | head -n 1)
+	[ "$(head -n 1 ns.out)" = "$p" ] || skip "the pid was not given again (ns_last_pid)"
+	run ! grep -q '^victim killed by 9' ns.out
+}

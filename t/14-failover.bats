@@ -152,3 +152,30 @@ standbys() {
 	run ! grep -q hung "$LOG"
 	[ "$(get app.0.sock)" = "$p 0" ]
 }
+
+@test "a hung standby is killed and another one started" {
+	config 1 1 '"watchdog": 600'
+	up
+	wait_for 10 standbys 1
+	sb=$(standby_pid)
+	kill -STOP "$sb"
+	wait_for 10 grep -q "standby (pid $sb) hung: no heartbeat in 600ms, killing it" "$LOG"
+	wait_for 10 gone "$sb"
+	wait_for 10 standbys 1
+	[ "$(standby_pid)" != "$sb" ]
+}
+
+@test "during a suspended deploy, a standby published for a dead worker stays suspended until resume" {
+	config 1 1
+	up
+	run -0 "$NODESOCKD" restart --suspended -c app.json
+	wait_for 10 standbys 1
+	sb=$(standby_pid)
+	old=$(published_pid 0)
+	kill -KILL "$old"
+	wait_for 10 grep -q "standby (pid $sb) published" "$LOG"
+	# Held, as the slot's workers are until resume.
+	run ! curl -sS --max-time 1 --unix-socket app.0.sock http://localhost/
+	run -0 "$NODESOCKD" resume -c app.json
+	[ "$(get app.0.sock)" = "$sb 0" ]
+}

@@ -15,7 +15,8 @@
  * most LINEMAX - 1 bytes comes out once, in order, in place in the buffer,
  * NUL-terminated, CR removed, each NUL byte in it made DEL; a longer line,
  * or an unended one that fills the buffer, is dropped and reported once
- * with -1; an unended line at the end is not taken.  The offsets never leave the buffer, which is allocated
+ * with -1; an unended line at the end, once lines_fill() has seen the end
+ * of file, is taken as if a newline ended it.  The offsets never leave the buffer, which is allocated
  * to its exact size so that a write past it is caught.
  *
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_XOPEN_SOURCE=700 \
@@ -33,6 +34,7 @@
 
 static const char *s;	/* the stream */
 static size_t n, pos;	/* its length, where the model is in it */
+static int atend;	/* lines_fill() saw the end of file */
 static unsigned seed;
 
 static unsigned
@@ -54,6 +56,10 @@ model(size_t got, size_t *start, size_t *len)
 
 	assert(got - pos <= LINEMAX);
 	*start = pos;
+	if (!nl && atend && got > pos && got - pos < LINEMAX) {
+		*len = got - pos - (s[got - 1] == '\r');
+		return 1;
+	}
 	if (!nl)
 		return got - pos == LINEMAX ? -1 : 0;
 	*len = nl - (s + pos);
@@ -106,7 +112,9 @@ take(struct lines *l, size_t got, int max, int *skipping)
 		for (k = 0; k < len; k++)
 			assert(line[k] == (s[start + k] ? s[start + k] : 0x7f));
 		assert(line[len] == '\0');
-		pos = start + len + 1 + (s[start + len] == '\r');
+		pos = start + len + 1 + (start + len < n && s[start + len] == '\r');
+		if (pos > n)
+			pos = n;	/* the line ended by the end of file */
 	}
 }
 
@@ -147,7 +155,9 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
 		take(l, n, 0, &skipping);
 	}
 	assert(r == 0);
+	atend = 1;
 	take(l, n, 0, &skipping);
+	atend = 0;
 	close(fd[0]);
 	free(l);
 	return 0;
