@@ -433,14 +433,15 @@ become(struct worker *w, enum wstate st)
 		w->deadline = (w->beat = now()) + cfg.watchdog;
 }
 
-/* SIGKILL to a worker and its group; a reaped one's group is its last,
- * unless its pid is in use again: a live pgid is never reused, so the
- * group is gone and the number someone else's. An earlier daemon's only
- * while it is still ours. */
+/* SIGKILL to a worker and its group. A group outlives its leader, but a
+ * live pgid is never reused: once the leader of one of ours is gone (we
+ * reaped it; or an earlier daemon's, proven ours when adopted, is gone or
+ * a zombie), its group is ours while its pid is not in use again. */
 static void
 killw(struct worker *w)
 {
-	if (w->id == LEFT ? ours(w) : w->state != W_REAPED || kill(w->pid, 0) < 0)
+	if (w->state < W_REAPED || ours(w) || (w->id == LEFT ? w->start
+	    && !starttime(w->pid) : kill(w->pid, 0) < 0))
 		kill(-w->pid, SIGKILL);
 	if (w->state >= W_REAPED) {
 		drop(w);
@@ -1067,7 +1068,7 @@ ondeadlines(void)
 			killw(w);
 			break;
 		case W_LEFT:
-			if (ours(w)) {
+			if (ours(w) || (w->start && !starttime(w->pid))) {
 				logw(w, "stopping it");
 				rmours(w->sock, S_IFSOCK);
 				kill(-w->pid, SIGTERM);

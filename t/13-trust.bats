@@ -485,3 +485,17 @@ writes() {
 	[ "$(head -n 1 ns.out)" = "$p" ] || skip "the pid was not given again (ns_last_pid)"
 	run ! grep -q '^victim killed by 9' ns.out
 }
+
+@test "an earlier daemon's worker that dies once adopted leaves nothing of its group behind" {
+	echo '{"script": "grandchild.js", "shutdownTimeout": 1000}' >app.json
+	GRANDCHILD_FILE=$PWD/gc up -c app.json
+	leader=$(published_pid 0)
+	child=$(head -n 1 gc)
+	echo "$child" >>pids
+	kill -KILL "$DPID"
+	GRANDCHILD_FILE=$PWD/gc start_daemon -c app.json
+	wait_for 10 grep -q "worker (pid $leader) of an earlier nodesockd: still runs" "$LOG"
+	kill -KILL "$leader"
+	wait_for 15 logged 2 'deploy done'
+	wait_for 10 gone "$child"
+}
