@@ -53,10 +53,13 @@ standbys() {
 	run ! grep -E -v -e "^app.0.sock.$old ECONNREFUSED " -e '^tries' -e ' EAGAIN ' watch.out
 	[ "$(published_pid 0)" = "$sb" ]
 	[ "$(get app.0.sock)" = "$sb 0" ]
-	# No more failures than requests that can have been inside it (8).
+	# Only requests inside it (at most the 8 clients' own), or connecting
+	# in the instant before the daemon saw its death, may fail: a few
+	# dozen at most, where without a standby the whole boot fails
+	# (thousands).
 	failed=$(sed -n 's/.* errors \([0-9]*\) .*/\1/p' load.out)
 	non200=$(sed -n 's/.* non200 \([0-9]*\) .*/\1/p' load.out)
-	[ $((failed + non200)) -le 8 ]
+	[ $((failed + non200)) -le 40 ]
 	# The standby used is replaced by a new one.
 	wait_for 10 standbys 1
 	[ "$(standby_pid)" != "$sb" ]
