@@ -241,6 +241,7 @@ writes() {
 	wait_for 5 logged 4 started
 	booting=$(worker_pids | tail -n 2)
 	kill -KILL "$DPID"
+	wait_for 5 gone "$DPID"
 	BOOT_MS=300 start_daemon -c app.json
 	wait_for 15 logged 2 'deploy done'
 	for p in $old $booting; do
@@ -414,12 +415,14 @@ writes() {
 	up -c app.json
 	a=$(published_pid 0)
 	kill -KILL "$DPID"
+	wait_for 5 gone "$DPID"
 	up -c app.json
 	wait_for 10 grep -q "worker (pid $a) of an earlier nodesockd: stopping it" "$LOG"
 	# A reap rewrites the run file meanwhile; then this daemon is killed too.
 	kill -KILL "$(published_pid 0)"
 	wait_for 10 logged 3 ') started'
 	kill -KILL "$DPID"
+	wait_for 5 gone "$DPID"
 	up -c app.json
 	wait_for 5 logged 2 "worker \\(pid $a\\) of an earlier nodesockd: still runs"
 	wait_for 15 gone "$a"
@@ -493,6 +496,7 @@ writes() {
 	child=$(head -n 1 gc)
 	echo "$child" >>pids
 	kill -KILL "$DPID"
+	wait_for 5 gone "$DPID"
 	GRANDCHILD_FILE=$PWD/gc start_daemon -c app.json
 	wait_for 10 grep -q "worker (pid $leader) of an earlier nodesockd: still runs" "$LOG"
 	kill -KILL "$leader"
