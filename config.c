@@ -32,10 +32,11 @@
 
 enum { K_SCRIPT, K_TMPDIR, K_SOCKFILE, K_LISTENVAR, K_IPCFILE, K_WORKERS,
 	K_STANDBY, K_NODE, K_ONLINE, K_DRAIN, K_SHUTDOWN, K_ORPHAN, K_WATCHDOG,
-	K_ENV, NKEYS };
+	K_NOTIFY, K_ENV, K_CONFIG, NKEYS };
 
 /* Each key: its names, its type, and where it goes in struct config (an
- * int for a number, a char[PATH_MAX] or char[64] for a string). */
+ * int for a number, a char[PATH_MAX] or char[64] for a string; type 0:
+ * on the command line only). */
 static const struct key {
 	const char *name;	/* in the file */
 	const char *lopt;	/* on the command line, NULL if not there */
@@ -56,7 +57,9 @@ static const struct key {
 	[K_SHUTDOWN]  = { "shutdownTimeout", NULL,          0,   J_NUMBER, OFF(shutdowntimeout) },
 	[K_ORPHAN]    = { "orphanTimeout",   NULL,          0,   J_NUMBER, OFF(orphantimeout) },
 	[K_WATCHDOG]  = { "watchdog",        NULL,          0,   J_NUMBER, OFF(watchdog) },
+	[K_NOTIFY]    = { "notifyFd",        "notify-fd",   'd', J_NUMBER, OFF(notifyfd) },
 	[K_ENV]       = { "env",             NULL,          0,   J_ARRAY,  0 },
+	[K_CONFIG]    = { "config",          "config",      'c', 0,        0 },
 };
 
 /* A number's default, least and most. */
@@ -64,7 +67,7 @@ static const long long range[NKEYS][3] = {
 	[K_WORKERS] = { 1, 1, MAXWORKERS },	[K_ONLINE] = { 10000, 1, MAXMS },
 	[K_DRAIN] = { 500, 0, MAXMS },		[K_SHUTDOWN] = { 10000, 0, MAXMS },
 	[K_ORPHAN] = { 60000, 0, MAXMS },	[K_WATCHDOG] = { 0, 0, MAXMS },
-	[K_STANDBY] = { 0, 0, MAXWORKERS },
+	[K_STANDBY] = { 0, 0, MAXWORKERS },	[K_NOTIFY] = { 0, 0, 65535 },
 };
 
 static struct setting {
@@ -94,6 +97,7 @@ static const char usage[] =
 "                             (default nodesockd.ipc)\n"
 "  -w, --workers N            the number of workers (default 1)\n"
 "  -S, --standby N            the number of standby workers (default 0)\n"
+"  -d, --notify-fd FD         once ready, write a newline to FD and close it\n"
 "  -u, --suspended            start new workers suspended, until resume\n"
 "  -h, --help                 print the usage and exit\n"
 "  -V, --version              print the version and exit\n";
@@ -202,22 +206,16 @@ readargs(struct config *c, int argc, char *argv[])
 		if (a[1] == '-') {
 			eq = strchr(a, '=');
 			n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-			if (n == 6 && !strncmp(a + 2, "config", 6))
-				k = -1;
-			else
-				for (k = 0; k < NKEYS; k++)
-					if (keys[k].lopt && strlen(keys[k].lopt) == n
-					    && !strncmp(a + 2, keys[k].lopt, n))
-						break;
+			for (k = 0; k < NKEYS; k++)
+				if (keys[k].lopt && strlen(keys[k].lopt) == n
+				    && !strncmp(a + 2, keys[k].lopt, n))
+					break;
 			if (eq)
 				arg = eq + 1;
 		} else {
-			if (a[1] == 'c')
-				k = -1;
-			else
-				for (k = 0; k < NKEYS; k++)
-					if (keys[k].sopt && keys[k].sopt == a[1])
-						break;
+			for (k = 0; k < NKEYS; k++)
+				if (keys[k].sopt && keys[k].sopt == a[1])
+					break;
 			if (a[2])
 				arg = a + 2;
 		}
@@ -225,9 +223,7 @@ readargs(struct config *c, int argc, char *argv[])
 			return fail("unknown option '%s' (see nodesockd --help)", a);
 		if (!arg && (arg = argv[++i]) == NULL)
 			return fail("option '%s' needs a value", a);
-		if (k < 0)
-			cfgfile = arg;
-		else if (setopt(k, arg) < 0)
+		if (setopt(k, arg) < 0)
 			return -1;
 	}
 	if (flag && (!c->req.cmd || !commands[c->req.cmd].opt
@@ -268,7 +264,7 @@ readfile(struct config *c, const char *path)
 	for (i = 1, m = 0; m < t[0].size; m++, i = json_next(t, val)) {
 		val = i + 1;
 		for (k = 0; k < NKEYS; k++)
-			if (json_streq(buf, &t[i], keys[k].name))
+			if (keys[k].type && json_streq(buf, &t[i], keys[k].name))
 				break;
 		if (k == NKEYS)
 			return fail("%s:%d:%d: unknown key \"%.*s\"", path, t[i].line,
@@ -303,8 +299,7 @@ readfile(struct config *c, const char *path)
 			for (j = 0; j < c->nenv; j++) {
 				if (t[val + 1 + j].type != J_STRING
 				    || json_str(buf, &t[val + 1 + j], st->str,
-				    sizeof(st->str)) <= 0
-				    || strchr(st->str, '='))
+				    sizeof(st->str)) <= 0)
 					return bad(k, "must be an array of variable names");
 				if (!(c->env[j] = strdup(st->str)))
 					return fail("strdup: %s", strerror(errno));
@@ -405,7 +400,7 @@ config_usage(void)
 	const struct command *cmd;
 
 	fputs("usage: nodesockd [-c FILE] [-s SCRIPT] [-e VAR] [-t DIR] [-o PATTERN]\n"
-	    "                 [-i FILE] [-w N] [-S N]\n", stdout);
+	    "                 [-i FILE] [-w N] [-S N] [-d FD]\n", stdout);
 	for (cmd = commands + 1; cmd < commands + NCMDS; cmd++) {
 		printf("       nodesockd %s%s [-c FILE | -i FILE]\n", cmd->name,
 		    cmd->opt ? " [-u]" : "");
@@ -505,34 +500,25 @@ int
 config_load(struct config *c, int argc, char *argv[], char *e, size_t n)
 {
 	char base[PATH_MAX], cwd[PATH_MAX];
-	const char *slash;
 
 	/* Start afresh: reload and t/fuzz/config.c load many times over. */
 	memset(c, 0, sizeof(*c));
 	memset(settings, 0, sizeof(settings));
-	cfgfile = NULL;
 	err = e;
 	errlen = n;
 	*err = '\0';
 	if (readargs(c, argc, argv) < 0 || c->req.cmd >= C_HELP)
 		return *err ? -1 : 0;
+	cfgfile = settings[K_CONFIG].set ? settings[K_CONFIG].str : NULL;
 	if (!getcwd(cwd, sizeof(cwd)))
 		return fail("getcwd: %s", strerror(errno));
 	strcpy(base, cwd);
 	if (cfgfile) {
-		if (strlen(cfgfile) >= sizeof(c->file))
-			return fail("%s: path is too long", cfgfile);
 		strcpy(c->file, cfgfile);
-		if ((slash = strrchr(cfgfile, '/'))) {
-			if (slash == cfgfile)
-				strcpy(base, "/");
-			else if (cfgfile[0] == '/')
-				snprintf(base, sizeof(base), "%.*s",
-				    (int)(slash - cfgfile), cfgfile);
-			else if (snprintf(base, sizeof(base), "%s/%.*s", cwd,
-			    (int)(slash - cfgfile), cfgfile) >= (int)sizeof(base))
-				return fail("%s: path is too long", cfgfile);
-		}
+		/* The base directory: the file's, made absolute; "" for "/". */
+		if (resolve(K_CONFIG, base, cwd, cfgfile) < 0)
+			return -1;
+		*strrchr(base, '/') = '\0';
 		if (readfile(c, cfgfile) < 0)
 			return -1;
 	}

@@ -145,8 +145,8 @@ nonblock(int fd)
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
-static int
-sockaddr(struct sockaddr_un *sa, const char *path)
+int
+ipc_addr(struct sockaddr_un *sa, const char *path)
 {
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
@@ -165,7 +165,7 @@ ipc_alive(const char *path)
 	struct sockaddr_un sa;
 	int fd, r, e;
 
-	if (sockaddr(&sa, path) < 0 || (fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
+	if (ipc_addr(&sa, path) < 0 || (fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
 		return 0;
 	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	e = errno;
@@ -194,7 +194,7 @@ ipc_listen(const char *path)
 		warn("unlink %s:", path);
 	else if (errno != ECONNREFUSED && errno != ENOENT)
 		warn("connect %s:", path);
-	else if (sockaddr(&sa, path) < 0 || (fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
+	else if (ipc_addr(&sa, path) < 0 || (fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
 		warn("socket %s:", path);
 	else {
 		mask = umask(0177);
@@ -336,7 +336,7 @@ ipc_run(const char *path, const struct request *r, const char *hint)
 	int fd, status = 0, ctl = r->cmd == C_CTL, rd;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (sockaddr(&sa, path) < 0 || (fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0
+	if (ipc_addr(&sa, path) < 0 || (fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0
 	    || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		warn("cannot reach the daemon at %s: %s%s", path, strerror(errno), hint);
 		return 2;

@@ -289,24 +289,15 @@ scalar(struct parser *p)
 static int
 value(struct parser *p, int depth)
 {
-	int c;
+	int c = peek(p);
 
-	switch ((c = peek(p))) {
-	case '{':
-	case '[':
+	if (c == '{' || c == '[')
 		return container(p, depth);
-	case '"':
+	if (c == '"')
 		return string(p);
-	case 't':
-	case 'f':
-	case 'n':
-	case '-':
+	if (c == 't' || c == 'f' || c == 'n' || c == '-' || (c >= '0' && c <= '9'))
 		return scalar(p);
-	default:
-		if (c >= '0' && c <= '9')
-			return scalar(p);
-		return unexpected(p);
-	}
+	return unexpected(p);
 }
 
 /* An object or an array: the same but for the key and ':' before a member. */
@@ -427,24 +418,13 @@ json_str(const char *s, const struct jtok *t, char *buf, size_t n)
 	return (int)len;
 }
 
+/* Decoded into a buffer one byte longer than lit: a longer string fails. */
 int
 json_streq(const char *s, const struct jtok *t, const char *lit)
 {
-	unsigned char u[4];
-	int i, j, k;
+	char buf[strlen(lit) + 1];
 
-	if (t->type != J_STRING)
-		return 0;
-	for (i = t->start; i < t->end;) {
-		if ((k = decode(s, &i, u)) == 0)
-			return 0;
-		/* u holds no NUL, so this stops at the end of lit too. */
-		for (j = 0; j < k; j++, lit++) {
-			if ((unsigned char)*lit != u[j])
-				return 0;
-		}
-	}
-	return *lit == '\0';
+	return json_str(s, t, buf, sizeof(buf)) >= 0 && !strcmp(buf, lit);
 }
 
 /* Digits are added as negatives, so LLONG_MIN fits too. */

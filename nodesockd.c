@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -330,6 +331,7 @@ child(struct worker *w, int fd, const sigset_t *mask)
 	snprintf(orphan, sizeof(orphan), "%d", cfg.orphantimeout);
 	snprintf(dog, sizeof(dog), "%d", cfg.watchdog);
 	rmours(w->sock, S_IFSOCK);	/* left by a process of the same pid */
+	unsetenv("NOTIFY_SOCKET");	/* the init's, for us */
 	if (setenv(cfg.listenvar, w->sock, 1) < 0
 	    || setenv("NODESOCKD_LISTEN_VAR", cfg.listenvar, 1) < 0
 	    || setenv("NODESOCKD_WORKER_ID", w->id < 0 ? "" : id, 1) < 0
@@ -490,6 +492,45 @@ reply(struct client **cp, const char *fmt, ...)
 	ipc_reply(*cp, "%s", msg);
 	(*cp)->waiting = 0;
 	*cp = NULL;
+}
+
+/* Tell the init what changed, once a turn: a datagram in sd_notify(3)'s
+ * format to $NOTIFY_SOCKET (a path, or @ for an abstract name). READY=1
+ * while every slot is published and no deploy runs; RELOADING=1 when a
+ * deploy replaces published workers; STOPPING=1 on SIGTERM; and STATUS.
+ * The first time it is ready, s6's way too: a newline on notifyFd. */
+static void
+notify(void)
+{
+	static int told;	/* up, deploy.active, quitting, running, as told */
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	char msg[256];
+	int i, up = 0, fd, ready;
+
+	for (i = 0; i < cfg.workers; i++)
+		up += slots[i].pub != NULL;
+	if ((i = up << 3 | deploy.active << 2 | quitting << 1 | running) == told)
+		return;
+	ready = up == cfg.workers && !deploy.active;
+	snprintf(msg, sizeof(msg), "%s%s%sMONOTONIC_USEC=%lld\nSTATUS=%d worker%s online, "
+	    "%d restarting", deploy.active && up && !(told & 4) ? "RELOADING=1\n" : "",
+	    ready ? "READY=1\n" : "", quitting && !(told & 2) ? "STOPPING=1\n" : "",
+	    now() * 1000, up, up == 1 ? "" : "s", running ? cfg.workers - up : 0);
+	told = i;
+	if (ready && cfg.notifyfd > 0) {
+		if (write(cfg.notifyfd, "\n", 1) != 1)
+			warn("notifyFd %d:", cfg.notifyfd);
+		close(cfg.notifyfd);
+		cfg.notifyfd = 0;
+	}
+	if (!path || ipc_addr(&sa, path) < 0 || (fd = socket(AF_UNIX, SOCK_DGRAM, 0)) < 0)
+		return;
+	if (*path == '@')
+		sa.sun_path[0] = '\0';
+	sendto(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	    sizeof(sa) - sizeof(sa.sun_path) + strlen(path));
+	close(fd);
 }
 
 /* After a death: start the slot again, at once or after its back-off,
@@ -845,8 +886,7 @@ stopbegin(struct client *c, const struct request *r)
 	for (s = slots; s < slots + cfg.workers; s++) {
 		rmours(s->path, S_IFLNK);
 		s->pub = s->repl = NULL;
-		s->restart = 0;
-		s->suspended = 0;
+		s->restart = s->suspended = 0;
 	}
 	spare.restart = 0;
 	for (w = workers; w; w = w->next)
@@ -1239,18 +1279,15 @@ command(struct client *c, char *line)
 {
 	struct request r;
 	char err[256];
+	int n;
 
-	switch (ipc_parse(line, &r, err, sizeof(err))) {
-	case -1:
+	if ((n = ipc_parse(line, &r, err, sizeof(err))) < 0)
 		ipc_reply(c, "error: %s", err);
-		break;
-	case 1:
-		if ((commands[r.cmd].flags & F_BUSY) && (deploy.active || stop.active))
-			ipc_reply(c, "error: busy: a %s is under way",
-			    deploy.active ? "deploy" : "stop");
-		else
-			handler[r.cmd](c, &r);
-	}
+	else if (n && (commands[r.cmd].flags & F_BUSY) && (deploy.active || stop.active))
+		ipc_reply(c, "error: busy: a %s is under way",
+		    deploy.active ? "deploy" : "stop");
+	else if (n)		/* (0: an empty line) */
+		handler[r.cmd](c, &r);
 }
 
 static void
@@ -1457,6 +1494,7 @@ main(int argc, char *argv[])
 		onio(pfd, n);
 		ondeadlines();
 		onclients();
+		notify();
 	}
 	/* NOTREACHED */
 }

@@ -7,12 +7,6 @@
 #define SUNLEN		108	/* sizeof(((struct sockaddr_un *)0)->sun_path) */
 #define MAXMS		86400000	/* a day: the longest timeout accepted */
 
-#ifdef __GNUC__
-#define NORETURN	__attribute__((noreturn))
-#else
-#define NORETURN
-#endif
-
 /* json.c: a strict JSON tokenizer in the manner of jsmn. */
 enum jtype { J_OBJECT = 1, J_ARRAY, J_STRING, J_NUMBER, J_TRUE, J_FALSE, J_NULL };
 
@@ -70,7 +64,7 @@ struct config {
 	char ipc[PATH_MAX];		/* absolute */
 	char run[PATH_MAX];		/* the run file: ipc, ".run" */
 	char node[PATH_MAX];		/* a path, or a name looked up in PATH */
-	int workers, standby;
+	int workers, standby, notifyfd;	/* notifyFd: 0 if none */
 	int onlinetimeout, draindelay, shutdowntimeout, orphantimeout, watchdog; /* ms */
 	char **env;			/* NULL: pass the whole environment */
 	int nenv;
@@ -106,6 +100,8 @@ int lines_fill(int fd, struct lines *l);
 void nonblock(int fd);
 int lines_next(struct lines *l, char **line);
 int ipc_parse(char *line, struct request *r, char *err, size_t n);
+struct sockaddr_un;
+int ipc_addr(struct sockaddr_un *sa, const char *path);
 int ipc_alive(const char *path);
 int ipc_listen(const char *path);
 struct client *ipc_accept(int lfd);
@@ -116,4 +112,4 @@ int ipc_run(const char *path, const struct request *r, const char *hint);
 
 /* nodesockd.c */
 void warn(const char *fmt, ...);
-void die(const char *fmt, ...) NORETURN;
+void die(const char *fmt, ...);

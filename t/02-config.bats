@@ -41,7 +41,7 @@ bad() {
 	bad '{"script": "app.js", "drainDelay": -1}' 'nodesockd: app.json:1:36: "drainDelay" must be an integer from 0 to 86400000'
 	bad '{"script": "app.js", "shutdownTimeout": true}' 'nodesockd: app.json:1:41: "shutdownTimeout" must be an integer from 0 to 86400000'
 	bad '{"script": "app.js", "env": "PATH"}' 'nodesockd: app.json:1:29: "env" must be an array of variable names'
-	bad '{"script": "app.js", "env": ["A=1"]}' 'nodesockd: app.json:1:29: "env" must be an array of variable names'
+	bad '{"script": "app.js", "env": ["A=1"]}' "nodesockd: app.json:1:29: \"env\" has 'A=1', not a variable name"
 	bad '{"script": "app.js", "env": ["1A"]}' "nodesockd: app.json:1:29: \"env\" has '1A', not a variable name"
 	bad '{"script": "app.js", "listenVar": "LISTEN-ON"}' 'nodesockd: app.json:1:35: "listenVar" must be a variable name'
 }

@@ -58,7 +58,7 @@ helpsection() {
 	help=$(helpsection options | grep -o -- '--[a-z-]*' | sort)
 	man=$(section OPTIONS | sed -n 's/^\.It Fl [a-zA-Z] , Fl \\-\([a-z-]*\).*/--\1/p' | sort)
 	[ "$help" = "$man" ] || { echo "--help: " $help; echo "man page:" $man; false; }
-	[ "$(echo "$help" | wc -l)" = 11 ]
+	[ "$(echo "$help" | wc -l)" = 12 ]
 	# Their short forms.
 	help=$(helpsection options | sed -n 's/^ *\(-[a-zA-Z]\),.*/\1/p' | sort)
 	man=$(section OPTIONS | sed -n 's/^\.It Fl \([a-zA-Z]\) , .*/-\1/p' | sort)
@@ -90,8 +90,9 @@ helpsection() {
 }
 
 @test "the man page gives every config key with its default" {
-	keys=$(sed -n 's/^\t\[K_[A-Z]*\] *= { "\([a-zA-Z]*\)",.*/\1/p' "$ROOT/config.c")
-	[ "$(echo "$keys" | wc -l)" = 14 ]
+	# (All but config, of the command line only.)
+	keys=$(sed -n 's/^\t\[K_[A-Z]*\] *= { "\([a-zA-Z]*\)",.*/\1/p' "$ROOT/config.c" | grep -vx config)
+	[ "$(echo "$keys" | wc -l)" = 15 ]
 	for k in $keys; do
 		entry=$(section CONFIGURATION | awk -v k="$k" '
 			$1 == ".It" && $2 == "Cm" { f = ($3 == k) } f')
@@ -111,7 +112,7 @@ helpsection() {
 		grep -q "\"$st\"" "$ROOT/nodesockd.c" || { echo "code lacks: $st"; false; }
 		section CONTROL | grep -qw "$st" || { echo "slot state $st"; false; }
 	done
-	for v in $(grep -o 'setenv("[A-Z_]*"' "$ROOT/nodesockd.c" | cut -d'"' -f2) LISTEN_ON; do
+	for v in $(grep -ow 'setenv("[A-Z_]*"' "$ROOT/nodesockd.c" | cut -d'"' -f2) LISTEN_ON; do
 		section "THE WORKER CHANNEL" | grep -q "^\.It Ev $v\>" || { echo "variable $v"; false; }
 	done
 	for msg in "already running" "busy: a %s is under way" "interrupted by stop" \
@@ -231,7 +232,42 @@ helpsection() {
 	# A crash of nodesockd kills no worker: the next one takes over.
 	grep -q '^KillMode=process$' nodesockd.service
 	grep -q '^Restart=always$' nodesockd.service
+	# Ready once the workers are: nodesockd sends READY=1.
+	grep -q '^Type=notify$' nodesockd.service
 	grep -q '^ExecStart=.* -c /srv/app/nodesockd.json$' nodesockd.service
+}
+
+@test "example/docker and example/kubernetes parse, and agree with the config they run" {
+	need python3
+	python3 -c 'import yaml' 2>/dev/null || need python3-yaml-module python3-yaml
+	cd "$ROOT/example"
+	python3 - <<-'EOF'
+	import json, yaml
+	cfg = json.load(open('docker/nodesockd.json'))
+	# Every Dockerfile line an instruction (or a comment, or a blank);
+	# CMD runs nodesockd with that config, as PID 1 (the exec form).
+	ins = {}
+	for line in open('docker/Dockerfile'):
+	    if line.strip() and not line.startswith('#'):
+	        word, rest = line.split(None, 1)
+	        assert word in ('FROM', 'COPY', 'WORKDIR', 'RUN', 'ENV', 'USER', 'STOPSIGNAL', 'CMD'), word
+	        ins[word] = rest.strip()
+	assert json.loads(ins['CMD']) == ['nodesockd', '-c', '/app/nodesockd.json']
+	assert ins['STOPSIGNAL'] == 'SIGTERM'
+	docs = {d['kind']: d for d in yaml.safe_load_all(open('kubernetes/app.yaml'))}
+	pod = docs['Deployment']['spec']['template']['spec']
+	app, nginx = pod['containers']
+	assert app['command'] == json.loads(ins['CMD'])
+	mounts = lambda c: {m['mountPath'] for m in c['volumeMounts']}
+	assert cfg['tmpDir'] in mounts(app) and cfg['tmpDir'] in mounts(nginx)
+	# The grace period covers the preStop sleep and shutdownTimeout.
+	sleep = int(app['lifecycle']['preStop']['exec']['command'][1])
+	assert pod['terminationGracePeriodSeconds'] > sleep + cfg['shutdownTimeout'] / 1000
+	conf = docs['ConfigMap']['data']['app.conf']
+	for i in range(cfg['workers']):
+	    assert 'server unix:%s/app.%d.sock max_fails=0;' % (cfg['tmpDir'], i) in conf
+	assert nginx['readinessProbe']['httpGet']['port'] == nginx['ports'][0]['containerPort']
+	EOF
 }
 
 @test "the runit and s6 run scripts are valid sh" {

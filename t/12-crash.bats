@@ -8,7 +8,6 @@
 load helpers
 load nginx
 
-ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 DRAIN=500
 SHUTDOWN=3000
 
@@ -172,19 +171,7 @@ crash() {
 # s6) in svc/, its paths made ours, supervised by the real runsv or
 # s6-supervise, whose output is $LOG; $SPID is the supervisor's pid.
 supervise() {
-	local run
-	mkdir svc
-	case $1 in
-	runit) run=$ROOT/example/runit/run ;;
-	s6) run=$ROOT/example/s6/nodesockd/run ;;
-	esac
-	# /srv/app becomes here, the user app ourselves, the binary ours.
-	sed -e "s#/srv/app/nodesockd.json#$PWD/app.json#g" -e "s#/srv/app#$PWD#g" \
-	    -e "s#/usr/local/bin/nodesockd#$NODESOCKD#g" \
-	    -e "s#chpst -u app#chpst -u $(id -un)#" \
-	    -e "s#s6-setuidgid app#s6-setuidgid $(id -un)#" "$run" >svc/run
-	chmod +x svc/run
-	! grep -q '/srv/\|/usr/local' svc/run
+	service_dir "$1" svc
 	LOG="$PWD/supervisor.log"
 	case $1 in
 	runit) runsv svc 3>&- >>"$LOG" 2>&1 & ;;

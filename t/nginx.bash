@@ -1,5 +1,7 @@
 # Shared by the tests that run a private Nginx in front of nodesockd
-# under load (t/12, t/14): `load nginx` after `load helpers`.
+# under load (t/12, t/14, t/16): `load nginx` after `load helpers`.
+
+ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 
 # free_port: a TCP port on 127.0.0.1 that nobody listens on now.
 free_port() {
@@ -95,3 +97,24 @@ published() {
 	for i in $(seq 0 $(($1 - 1))); do published_pid "$i"; done
 }
 
+
+# service_dir KIND DIR: the example service of KIND (runit or s6) in DIR,
+# its paths made ours: /srv/app becomes here (app.json the config), the
+# user app ourselves, the binary ours.
+service_dir() {
+	local ex f
+	case $1 in
+	runit) ex=$ROOT/example/runit ;;
+	s6) ex=$ROOT/example/s6/nodesockd ;;
+	esac
+	mkdir -p "$2"
+	for f in "$ex"/*; do
+		[ -f "$f" ] || continue
+		sed -e "s#/srv/app/nodesockd.json#$PWD/app.json#g" -e "s#/srv/app#$PWD#g" \
+		    -e "s#/usr/local/bin/nodesockd#$NODESOCKD#g" \
+		    -e "s#chpst -u app#chpst -u $(id -un)#" \
+		    -e "s#s6-setuidgid app#s6-setuidgid $(id -un)#" "$f" >"$2/${f##*/}"
+	done
+	chmod +x "$2/run"
+	! grep -q '/srv/\|/usr/local' "$2/run"
+}

@@ -1,0 +1,209 @@
+# nodesockd under an init: readiness told to systemd (sd_notify datagrams,
+# received here by t/fixtures/notify.py as systemd would) and to s6 (its
+# notification fd, with the real s6-svscan and s6-svwait), deploys and
+# stops through the real s6 and runit under load behind Nginx, and
+# nodesockd as PID 1 of a PID namespace, as in a container.
+load helpers
+load nginx
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+}
+
+# receiver ADDR OUT [SOCK...]: notify.py in the background, bound.
+receiver() {
+	python3 "$FIX/notify.py" "$@" 3>&- &
+	echo "$!" >>pids
+	wait_for 5 test -e "${2/#-/${1#@}}.bound"
+}
+
+# kids PID [NAME]: the children of PID (named NAME), from /proc.
+kids() {
+	local p
+	for p in /proc/[0-9]*/stat; do
+		awk -v d="$1" -v n="${2:-}" '$4 == d && (n == "" || $2 == "(" n ")") { print $1 }' "$p" 2>/dev/null
+	done
+}
+
+# told OUT SAID: what each datagram in OUT said is SAID, one letter
+# each: Y READY=1, R RELOADING=1, S STOPPING=1, then a space; datagrams
+# with STATUS alone are left out.
+told() {
+	[ "$(awk '{ s = ""; for (i = 1; i <= NF; i++) {
+		if ($i == "RELOADING=1") s = s "R"; if ($i == "READY=1") s = s "Y"
+		if ($i == "STOPPING=1") s = s "S" }
+	    if (s != "") printf "%s ", s }' "$1")" = "$2" ]
+}
+
+@test "systemd: READY=1 once every worker answers; RELOADING=1 then READY=1 around each deploy, failed or not; STOPPING=1 at SIGTERM" {
+	cp "$FIX/slowboot.js" app.js
+	echo '{"script": "app.js", "workers": 2, "drainDelay": 100, "shutdownTimeout": 2000}' >app.json
+	receiver "$PWD/notify.sock" got "$PWD/app.0.sock" "$PWD/app.1.sock"
+	BOOT_MS=1000 NOTIFY_SOCKET=$PWD/notify.sock start_daemon -c app.json
+	wait_for 15 grep -q 'READY=1' got
+	"$NODESOCKD" restart -c app.json
+	wait_for 5 told got "Y R Y "
+	# A deploy whose workers die: the old ones serve on, and it is over.
+	echo 'process.exit(3)' >app.js
+	run "$NODESOCKD" restart -c app.json
+	[ "$status" = 1 ]
+	wait_for 5 told got "Y R Y R Y "
+	kill -TERM "$DPID"
+	wait_for 10 gone "$DPID"
+	wait_for 5 told got "Y R Y R Y S "
+	cat got
+	# Each READY=1 came when both public names answered; the first one
+	# after the two workers' boot, never before.
+	[ "$(grep -c 'READY=1' got)" = 3 ]
+	[ "$(grep -c 'READY=1.* answering 2/2 ' got)" = 3 ]
+	grep -q '^READY=1 MONOTONIC_USEC=[0-9]* STATUS=2 workers online, 0 restarting answering 2/2' got
+	grep -q 'STOPPING=1 MONOTONIC_USEC=[0-9]* STATUS=0 workers online, 0 restarting now' got
+	# MONOTONIC_USEC is CLOCK_MONOTONIC in microseconds: within 10 s of
+	# the receiver's clock.
+	awk '{ for (i = 1; i < NF; i++) { if ($i ~ /^MONOTONIC_USEC=/) m = substr($i, 16);
+	    if ($i == "now") n = $(i + 1) }
+	    d = n - m; if (d < 0 || d > 10000000) { print "off: " $0; bad = 1 } }
+	    END { exit bad }' got
+}
+
+@test "systemd: an abstract NOTIFY_SOCKET (@name) is told too, and no worker inherits NOTIFY_SOCKET" {
+	name="@nodesockd-test-$$-$BATS_TEST_NUMBER"
+	echo "{\"script\": \"$FIX/app.js\"}" >app.json
+	receiver "$name" got "$PWD/app.0.sock"
+	NOTIFY_SOCKET=$name start_daemon -c app.json
+	wait_for 15 grep -q 'READY=1.* answering 1/1' got
+	get app.0.sock /env | node -e '
+		const e = JSON.parse(require("fs").readFileSync(0)).env;
+		if ("NOTIFY_SOCKET" in e) process.exit(1);
+		if (!e.LISTEN_ON) process.exit(2);'
+}
+
+@test "an init that does not read the datagrams never blocks the daemon: it deploys and answers on" {
+	need unshare util-linux
+	echo "{\"script\": \"$FIX/app.js\", \"drainDelay\": 0}" >app.json
+	# In a network namespace of its own, whose queue of datagrams holds
+	# one: every datagram after the first finds it full.
+	cat >ns.sh <<-EOF
+	echo 0 >/proc/sys/net/unix/max_dgram_qlen
+	python3 "$FIX/notify.py" "$PWD/n.sock" - &
+	r=\$!
+	for i in \$(seq 50); do [ -e n.sock.bound ] && break; sleep 0.1; done
+	NOTIFY_SOCKET=$PWD/n.sock "$NODESOCKD" -c app.json 3>&- >>daemon.log 2>&1 &
+	d=\$!
+	for i in \$(seq 150); do grep -q 'deploy done' daemon.log && break; sleep 0.1; done
+	for i in 1 2 3; do "$NODESOCKD" restart -c app.json || echo "restart \$i failed"; done
+	"$NODESOCKD" status -c app.json >status.out || echo "status failed"
+	kill -TERM \$d
+	wait \$d
+	echo "daemon exit \$?"
+	kill \$r
+	EOF
+	timeout 60 unshare --net sh ns.sh >ns.out 2>&1
+	cat ns.out daemon.log
+	[ "$(cat ns.out)" = "daemon exit 0" ]
+	[ "$(grep -c 'deploy done' daemon.log)" = 4 ]
+	grep -q '^0 ' status.out
+}
+
+# s6_up: the example s6 service in scan/app, its workers slowboot.js
+# (up 1.5 s after they start), under the real s6-svscan ($SCAN, the pid).
+s6_up() {
+	cp "$FIX/slowboot.js" app.js
+	echo '{"script": "app.js", "workers": 2, "drainDelay": 200, "shutdownTimeout": 3000}' >app.json
+	service_dir s6 scan/app
+	[ "$(cat scan/app/notification-fd)" = 3 ]
+	LOG=$PWD/svscan.log
+	s6-svscan scan 3>&- >>"$LOG" 2>&1 &
+	SCAN=$!
+	echo "$SCAN" >>pids
+}
+
+@test "s6: s6-svwait -U returns once the workers answer; s6-svc -h deploys under load with no failed request; s6-svc -d stops it all" {
+	need s6-svscan s6
+	need nginx
+	s6_up
+	wait_for 10 s6-svok scan/app
+	# -U is up and ready: it must not return when nodesockd is merely up.
+	timeout 30 s6-svwait -U -t 25000 scan/app
+	[ "$(get app.0.sock)" = "$(published_pid 0) 0" ]
+	[ "$(get app.1.sock)" = "$(published_pid 1) 1" ]
+	DPID=$(s6-svstat -o pid scan/app)
+	echo "$DPID" >>pids
+	old=$(published 2)
+	nginx_up "$(upstream 2)"
+	load_start
+	s6-svc -h scan/app
+	wait_for 20 logged 2 'deploy done'
+	load_stop
+	only_200
+	[ "$(published 2)" != "$old" ]
+	s6-svc -d scan/app
+	timeout 30 s6-svwait -D -t 25000 scan/app
+	gone "$DPID"
+	for p in $old $(published 2); do wait_for 10 gone "$p"; done
+	s6-svscanctl -t scan
+	wait_for 10 gone "$SCAN"
+	! ls app.*.sock* 2>/dev/null
+}
+
+@test "runit: sv hup deploys under load with no failed request; sv down stops it all, no process left" {
+	need runsv runit
+	need nginx
+	echo "{\"script\": \"$FIX/helper-app.js\", \"workers\": 2, \"drainDelay\": 200, \"shutdownTimeout\": 3000}" >app.json
+	service_dir runit svc
+	LOG=$PWD/runsv.log
+	runsv svc 3>&- >>"$LOG" 2>&1 &
+	SPID=$!
+	echo "$SPID" >>pids
+	wait_for 15 logged 1 'deploy done'
+	DPID=$(cat svc/supervise/pid)
+	echo "$DPID" >>pids
+	old=$(published 2)
+	nginx_up "$(upstream 2)"
+	load_start
+	sv hup "$PWD/svc"
+	wait_for 20 logged 2 'deploy done'
+	load_stop
+	only_200
+	new=$(published 2)
+	[ "$new" != "$old" ]
+	sv -w 30 down "$PWD/svc"
+	gone "$DPID"
+	for p in $old $new; do wait_for 10 gone "$p"; done
+	! ls app.*.sock* 2>/dev/null
+}
+
+@test "as PID 1 of a PID namespace: a worker's double-forked grandchild is reaped; SIGTERM stops every worker in order and exits 0" {
+	need unshare util-linux
+	cat >w.js <<-'EOF'
+	// Online, then a grandchild that outlives its parent and exits: it
+	// is re-parented to PID 1, which must reap it.
+	const { spawn } = require('child_process');
+	require('http').createServer((q, r) => r.end('ok\n')).listen(process.env.LISTEN_ON, () => {
+		process.send('online');
+		setInterval(() => spawn('sh', ['-c', 'sleep 0.2 & exit 0'], { stdio: 'ignore' }), 300);
+	});
+	process.on('message', (m) => { if (m === 'shutdown') process.exit(0); });
+	EOF
+	echo '{"script": "w.js", "workers": 2, "shutdownTimeout": 3000}' >app.json
+	unshare --pid --fork --mount-proc "$NODESOCKD" -c app.json 3>&- >>daemon.log 2>&1 &
+	upid=$!
+	echo "$upid" >>pids
+	LOG=$PWD/daemon.log
+	wait_for 15 logged 1 'deploy done'
+	DPID=$(kids "$upid")
+	[ "$(awk '/^NSpid:/ { print $NF }' "/proc/$DPID/status")" = 1 ]
+	sleep 3
+	# Some ten grandchildren have come and gone: none is left a zombie.
+	zombies=$(for p in /proc/[0-9]*; do awk -v d="$DPID" '$4 == d && $3 == "Z"' "$p/stat" 2>/dev/null; done)
+	[ -z "$zombies" ] || { echo "$zombies"; false; }
+	# (The log has their pids in the namespace: these are ours.)
+	workers=$(kids "$DPID" node)
+	[ "$(echo $workers | wc -w)" = 2 ]
+	kill -TERM "$DPID"
+	wait_for 15 gone "$upid"
+	wait "$upid"
+	for p in $workers; do gone "$p"; done
+	[ "$(count_log '^nodesockd: worker [01] \(pid [0-9]*\) stopping$')" = 2 ]
+	logged 1 '^nodesockd: stopped$'
+}
