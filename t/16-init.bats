@@ -207,3 +207,26 @@ s6_up() {
 	[ "$(count_log '^nodesockd: worker [01] \(pid [0-9]*\) stopping$')" = 2 ]
 	logged 1 '^nodesockd: stopped$'
 }
+
+@test "a worker in Python (example/python, standard library only) deploys under load behind Nginx with no failed request" {
+	need nginx
+	cp "$ROOT/example/python/app.py" "$ROOT/example/python/nodesockd.json" .
+	LOG=$PWD/daemon.log
+	start_daemon -c nodesockd.json
+	wait_for 15 logged 1 'deploy done'
+	old=$(published 2)
+	nginx_up "$(upstream 2)"
+	load_start
+	for i in 1 2 3; do "$NODESOCKD" restart -c nodesockd.json; done
+	load_stop
+	only_200
+	# Every worker replaced answered, and each old one finished and exited 0.
+	for p in $old; do
+		wait_for 10 gone "$p"
+		logged 1 "^nodesockd: worker [01] \\(pid $p\\) exited with status 0$"
+	done
+	[ "$(get app.0.sock)" = "$(published_pid 0) 0" ]
+	kill -TERM "$DPID"
+	wait_for 15 gone "$DPID"
+	[ "$(count_log 'exited with status 0$')" = 8 ]
+}
