@@ -455,6 +455,8 @@ derive(struct config *c, const char *base)
 			return badnum(k, settings[k].num);
 		*(int *)((char *)c + keys[k].off) = settings[k].num;
 	}
+	if (c->notifyfd && (c->notifyfd < 3 || fcntl(c->notifyfd, F_GETFD) < 0))
+		return bad(K_NOTIFY, "must be 0 or a descriptor open from 3 on");
 
 	strcpy(c->sockpat, str(K_SOCKFILE, "app.{worker}.sock"));
 	if (checkpattern(c->sockpat, c->workers) < 0)

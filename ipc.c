@@ -396,9 +396,8 @@ ipc_run(const char *path, const struct request *r, const char *hint)
 		if (rd <= 0)
 			break;
 	}
-	if (!ctl) {
-		warn("%s: the daemon closed the connection without an answer", path);
-		return 2;
-	}
-	return status;
+	if (ctl)
+		return status;
+	warn("%s: the daemon closed the connection without an answer", path);
+	return 2;
 }

@@ -73,17 +73,6 @@ bad(struct parser *p, const char *msg)
 	return fail(p, p->pos, p->pos >= p->len ? "unexpected end of input" : msg);
 }
 
-static int
-unexpected(struct parser *p)
-{
-	char msg[32];
-	unsigned char c = p->pos < p->len ? p->s[p->pos] : 0;
-
-	snprintf(msg, sizeof(msg), c >= 0x20 && c < 0x7f ? "unexpected character '%c'"
-	    : "unexpected character '\\x%02x'", c);
-	return bad(p, msg);
-}
-
 /* Skip whitespace, counting lines; return the next byte, or -1 at the end. */
 static int
 peek(struct parser *p)
@@ -273,11 +262,10 @@ scalar(struct parser *p)
 			return fail(p, start, "invalid number");
 		type = J_NUMBER;
 	} else {
-		for (type = J_TRUE; type <= J_NULL; type++) {
+		for (type = J_TRUE; type <= J_NULL; type++)
 			if ((int)strlen(litname[type]) == n &&
 			    !memcmp(p->s + start, litname[type], n))
 				break;
-		}
 		if (type > J_NULL)
 			return fail(p, start, "invalid literal");
 	}
@@ -289,6 +277,7 @@ scalar(struct parser *p)
 static int
 value(struct parser *p, int depth)
 {
+	char msg[32];
 	int c = peek(p);
 
 	if (c == '{' || c == '[')
@@ -297,7 +286,9 @@ value(struct parser *p, int depth)
 		return string(p);
 	if (c == 't' || c == 'f' || c == 'n' || c == '-' || (c >= '0' && c <= '9'))
 		return scalar(p);
-	return unexpected(p);
+	snprintf(msg, sizeof(msg), c >= 0x20 && c < 0x7f ? "unexpected character '%c'"
+	    : "unexpected character '\\x%02x'", c);
+	return bad(p, msg);	/* or the end of the input, if c is -1 */
 }
 
 /* An object or an array: the same but for the key and ':' before a member. */

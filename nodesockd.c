@@ -129,6 +129,7 @@ static struct {
 static long long acceptpause;	/* out of descriptors: accept again then */
 static int starved;		/* and it has been said */
 static char pubwhy[256];	/* why the last swap() failed */
+static int told;		/* what notify() last told; -1: tell again */
 static struct pollfd *pfd;	/* what poll(2) watches, sized by fillpoll() */
 static size_t npfd;
 
@@ -502,7 +503,6 @@ reply(struct client **cp, const char *fmt, ...)
 static void
 notify(void)
 {
-	static int told;	/* up, deploy.active, quitting, running, as told */
 	const char *path = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un sa;
 	char msg[256];
@@ -512,24 +512,28 @@ notify(void)
 		up += slots[i].pub != NULL;
 	if ((i = up << 3 | deploy.active << 2 | quitting << 1 | running) == told)
 		return;
-	ready = up == cfg.workers && !deploy.active;
+	/* All up, or some after a deploy, which then is over either way. */
+	ready = !deploy.active && (up == cfg.workers || (up && told & 4));
 	snprintf(msg, sizeof(msg), "%s%s%sMONOTONIC_USEC=%lld\nSTATUS=%d worker%s online, "
 	    "%d restarting", deploy.active && up && !(told & 4) ? "RELOADING=1\n" : "",
 	    ready ? "READY=1\n" : "", quitting && !(told & 2) ? "STOPPING=1\n" : "",
 	    now() * 1000, up, up == 1 ? "" : "s", running ? cfg.workers - up : 0);
 	told = i;
-	if (ready && cfg.notifyfd > 0) {
+	if (ready && up == cfg.workers && cfg.notifyfd > 0) {
 		if (write(cfg.notifyfd, "\n", 1) != 1)
 			warn("notifyFd %d:", cfg.notifyfd);
 		close(cfg.notifyfd);
 		cfg.notifyfd = 0;
 	}
-	if (!path || ipc_addr(&sa, path) < 0 || (fd = socket(AF_UNIX, SOCK_DGRAM, 0)) < 0)
+	if (!path || ipc_addr(&sa, path) < 0)
 		return;
 	if (*path == '@')
 		sa.sun_path[0] = '\0';
-	sendto(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa,
-	    sizeof(sa) - sizeof(sa.sun_path) + strlen(path));
+	/* The init's queue full, or no descriptor: again a second later. */
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM, 0)) < 0 || sendto(fd, msg, strlen(msg),
+	    MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa, sizeof(sa)
+	    - sizeof(sa.sun_path) + strlen(path)) < 0)
+		told = errno == EAGAIN || errno == EMFILE || errno == ENFILE ? -1 : told;
 	close(fd);
 }
 
@@ -1168,6 +1172,7 @@ timeout(void)
 		else if (!c->waiting && !c->eof && !c->outlen)
 			soonest(&next, c->seen + IDLEMAX);
 	soonest(&next, acceptpause);
+	soonest(&next, told < 0 ? now() + 1000 : 0);
 	if (!next)
 		return -1;
 	t = next - now();
@@ -1485,6 +1490,7 @@ main(int argc, char *argv[])
 	    cfg.workers, cfg.workers > 1 ? "s" : "", cfg.script, cfg.ipc);
 	deploybegin(NULL, 0);
 	for (;;) {
+		notify();	/* what the last turn changed, before we wait */
 		n = fillpoll();
 		if (poll(pfd, n, timeout()) < 0 && errno != EINTR)
 			die("poll:");
@@ -1494,7 +1500,6 @@ main(int argc, char *argv[])
 		onio(pfd, n);
 		ondeadlines();
 		onclients();
-		notify();
 	}
 	/* NOTREACHED */
 }

@@ -100,6 +100,23 @@ bad() {
 	[ "$output" = 'nodesockd: no script: give -s SCRIPT or "script" in the config file' ]
 }
 
+@test "a notify fd that is not open, or is 0, 1 or 2, is refused before anything starts" {
+	# Taken as given, a closed fd 3 became the self-pipe: the daemon
+	# spun and lost every signal; fd 2 would have been the log.
+	# (Into a file: the workers of a daemon that wrongly ran would hold a
+	# pipe open.)
+	for d in "-d 3" "--notify-fd=2"; do
+		run timeout -k 1 10 sh -c "exec \"\$0\" -s app.js $d 3>&- >out 2>&1" "$NODESOCKD"
+		[ "$status" = 1 ]
+		[ "$(cat out)" = "nodesockd: --notify-fd must be 0 or a descriptor open from 3 on" ]
+	done
+	bad '{"script": "app.js", "notifyFd": 1}' \
+	    'nodesockd: app.json:1:34: "notifyFd" must be 0 or a descriptor open from 3 on'
+	bad '{"script": "app.js", "notifyFd": 70000}' \
+	    'nodesockd: app.json:1:34: "notifyFd" must be an integer from 0 to 65535'
+	[ -z "$(ls ./*.sock* 2>/dev/null)" ]
+}
+
 @test "--help and --version" {
 	run -0 "$NODESOCKD" --help
 	for word in start stop restart resume status ctl --config --script \

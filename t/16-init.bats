@@ -66,6 +66,46 @@ told() {
 	    END { exit bad }' got
 }
 
+@test "systemd: a failed deploy while a slot is down still ends the reload, with READY=1 for the workers there are" {
+	cp "$FIX/app.js" app.js
+	echo '{"script": "app.js", "workers": 2, "drainDelay": 100}' >app.json
+	receiver "$PWD/notify.sock" got
+	NOTIFY_SOCKET=$PWD/notify.sock start_daemon -c app.json
+	wait_for 15 grep -q 'READY=1' got
+	# Broken code on disk, and worker 1 dies: its slot restarts in vain.
+	echo 'process.exit(3)' >app.js
+	kill -KILL "$(published_pid 1)"
+	wait_for 5 grep -q 'STATUS=1 worker online, 1 restarting' got
+	run "$NODESOCKD" restart -c app.json
+	[ "$status" = 1 ]
+	wait_for 5 told got "Y R Y "
+	cat got
+	tail -n 1 got | grep -q '^READY=1 .*STATUS=1 worker online, 1 restarting'
+}
+
+@test "systemd: a datagram the init's full queue refused is told again once it reads" {
+	need unshare util-linux
+	echo "{\"script\": \"$FIX/app.js\"}" >app.json
+	# A queue of one datagram, read from 3 s on: the first datagram
+	# (starting) waits there, READY=1 finds it full.
+	cat >ns.sh <<-EOF
+	echo 0 >/proc/sys/net/unix/max_dgram_qlen
+	NOTIFY_DELAY=3 python3 "$FIX/notify.py" "$PWD/n.sock" got &
+	r=\$!
+	for i in \$(seq 50); do [ -e got.bound ] && break; sleep 0.1; done
+	NOTIFY_SOCKET=$PWD/n.sock "$NODESOCKD" -c app.json 3>&- >>daemon.log 2>&1 &
+	d=\$!
+	for i in \$(seq 100); do grep -q 'READY=1' got 2>/dev/null && break; sleep 0.1; done
+	kill -TERM \$d
+	wait \$d
+	kill \$r
+	EOF
+	timeout 60 unshare --net sh ns.sh
+	cat got daemon.log
+	head -n 1 got | grep -q '^MONOTONIC_USEC=[0-9]* STATUS=0 workers online, 1 restarting'
+	grep -q '^READY=1 MONOTONIC_USEC=[0-9]* STATUS=1 worker online, 0 restarting' got
+}
+
 @test "systemd: an abstract NOTIFY_SOCKET (@name) is told too, and no worker inherits NOTIFY_SOCKET" {
 	name="@nodesockd-test-$$-$BATS_TEST_NUMBER"
 	echo "{\"script\": \"$FIX/app.js\"}" >app.json
@@ -186,12 +226,14 @@ s6_up() {
 	process.on('message', (m) => { if (m === 'shutdown') process.exit(0); });
 	EOF
 	echo '{"script": "w.js", "workers": 2, "shutdownTimeout": 3000}' >app.json
-	unshare --pid --fork --mount-proc "$NODESOCKD" -c app.json 3>&- >>daemon.log 2>&1 &
+	# Its log is ns.log, not $LOG: the pids in it are the namespace's,
+	# which teardown must not take for ours.
+	unshare --pid --fork --mount-proc "$NODESOCKD" -c app.json 3>&- >>ns.log 2>&1 &
 	upid=$!
-	echo "$upid" >>pids
-	LOG=$PWD/daemon.log
-	wait_for 15 logged 1 'deploy done'
+	wait_for 15 grep -q 'deploy done' ns.log
 	DPID=$(kids "$upid")
+	echo "$DPID" >>pids
+	echo "$upid" >>pids
 	[ "$(awk '/^NSpid:/ { print $NF }' "/proc/$DPID/status")" = 1 ]
 	sleep 3
 	# Some ten grandchildren have come and gone: none is left a zombie.
@@ -204,8 +246,8 @@ s6_up() {
 	wait_for 15 gone "$upid"
 	wait "$upid"
 	for p in $workers; do gone "$p"; done
-	[ "$(count_log '^nodesockd: worker [01] \(pid [0-9]*\) stopping$')" = 2 ]
-	logged 1 '^nodesockd: stopped$'
+	[ "$(grep -c -E '^nodesockd: worker [01] \(pid [0-9]*\) stopping$' ns.log)" = 2 ]
+	grep -q '^nodesockd: stopped$' ns.log
 }
 
 @test "a worker in Python (example/python, standard library only) deploys under load behind Nginx with no failed request" {
