@@ -530,10 +530,11 @@ notify(void)
 	if (*path == '@')
 		sa.sun_path[0] = '\0';
 	/* The init's queue full, or no descriptor: again a second later. */
-	if ((fd = socket(AF_UNIX, SOCK_DGRAM, 0)) < 0 || sendto(fd, msg, strlen(msg),
+	if (((fd = socket(AF_UNIX, SOCK_DGRAM, 0)) < 0 || sendto(fd, msg, strlen(msg),
 	    MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa, sizeof(sa)
 	    - sizeof(sa.sun_path) + strlen(path)) < 0)
-		told = errno == EAGAIN || errno == EMFILE || errno == ENFILE ? -1 : told;
+	    && (errno == EAGAIN || errno == EMFILE || errno == ENFILE))
+		told = -1;
 	close(fd);
 }
 
