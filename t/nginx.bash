@@ -1,5 +1,5 @@
 # Shared by the tests that run a private Nginx in front of nodesockd
-# under load (t/12, t/14, t/16): `load nginx` after `load helpers`.
+# under load (t/05, t/12, t/14, t/16): `load nginx` after `load helpers`.
 
 ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 
@@ -9,20 +9,21 @@ free_port() {
 		() => { console.log(s.address().port); s.close(); })'
 }
 
-# upstream N [DIR]: an upstream block of the N public names (in DIR, by
-# default here), each max_fails=0.
+# upstream N [SERVER-PARAMS]: an upstream block of the N public names
+# here, each with SERVER-PARAMS (max_fails=0 if not given).
 upstream() {
-	local i
+	local i p=${2-max_fails=0}
 	echo "upstream app {"
 	for i in $(seq 0 $(($1 - 1))); do
-		echo "	server unix:${2:-$PWD}/app.$i.sock max_fails=0;"
+		echo "	server unix:$PWD/app.$i.sock${p:+ $p};"
 	done
 	echo "}"
 }
 
-# nginx_up CONFIG-HEAD: a private Nginx, all its files in nginx/, on a free
-# port of 127.0.0.1 ($URL), proxying to the upstream app; its master's pid
-# is $NPID. CONFIG-HEAD goes into the http block.
+# nginx_up CONFIG-HEAD [PROXY-PASS]: a private Nginx, all its files in
+# nginx/, on a free port of 127.0.0.1 ($URL), proxying to PROXY-PASS (the
+# upstream app if not given); its master's pid is $NPID. CONFIG-HEAD goes
+# into the http block (an upstream, or nothing).
 nginx_up() {
 	local port
 	port=$(free_port)
@@ -46,7 +47,7 @@ nginx_up() {
 		server {
 			listen 127.0.0.1:$port;
 			location / {
-				proxy_pass http://app;
+				proxy_pass ${2:-http://app};
 				proxy_next_upstream error timeout;
 			}
 		}
@@ -60,10 +61,11 @@ nginx_up() {
 	wait_for 10 curl -sf --max-time 2 -o /dev/null "$URL" || { cat nginx/out nginx/error.log; false; }
 }
 
-# load_start: load.js on $URL in the background, 8 clients, for at most
+# load_start [CONCURRENCY [DEADLINE_MS]]: load.js on $URL in the
+# background, 8 clients (each request given 10 s) if not said, for at most
 # 30 s, until load_stop; its pid is $LPID.
 load_start() {
-	STOP="$PWD/stop" node "$FIX/load.js" "$URL" 30 8 10000 >load.out 2>&1 &
+	STOP="$PWD/stop" node "$FIX/load.js" "$URL" 30 "${1:-8}" "${2:-10000}" >load.out 2>&1 &
 	LPID=$!
 	echo "$LPID" >>pids
 	sleep 1
