@@ -32,11 +32,11 @@
 
 enum { K_SCRIPT, K_TMPDIR, K_SOCKFILE, K_LISTENVAR, K_IPCFILE, K_WORKERS,
 	K_STANDBY, K_NODE, K_ONLINE, K_DRAIN, K_SHUTDOWN, K_ORPHAN, K_WATCHDOG,
-	K_NOTIFY, K_ENV, K_CONFIG, NKEYS };
+	K_NOTIFY, K_ENV, K_COMMAND, K_CONFIG, NKEYS };
 
 /* Each key: its names, its type, and where it goes in struct config (an
- * int for a number, a char[PATH_MAX] or char[64] for a string; type 0:
- * on the command line only). */
+ * int for a number, a char[PATH_MAX] or char[64] for a string, a char **
+ * for an array of strings; type 0: on the command line only). */
 static const struct key {
 	const char *name;	/* in the file */
 	const char *lopt;	/* on the command line, NULL if not there */
@@ -58,7 +58,8 @@ static const struct key {
 	[K_ORPHAN]    = { "orphanTimeout",   NULL,          0,   J_NUMBER, OFF(orphantimeout) },
 	[K_WATCHDOG]  = { "watchdog",        NULL,          0,   J_NUMBER, OFF(watchdog) },
 	[K_NOTIFY]    = { "notifyFd",        "notify-fd",   'd', J_NUMBER, OFF(notifyfd) },
-	[K_ENV]       = { "env",             NULL,          0,   J_ARRAY,  0 },
+	[K_ENV]       = { "env",             NULL,          0,   J_ARRAY,  OFF(env) },
+	[K_COMMAND]   = { "command",         NULL,          0,   J_ARRAY,  OFF(cmd) },
 	[K_CONFIG]    = { "config",          "config",      'c', 0,        0 },
 };
 
@@ -244,7 +245,9 @@ readfile(struct config *c, const char *path)
 {
 	static char buf[MAXFILE];
 	static struct jtok t[MAXTOK];
+	static const char *what[] = { "non-empty strings", "variable names" };
 	struct jerr e;
+	char **v;
 	struct setting *st;
 	ssize_t n;
 	int fd, i, j, k, m, val;
@@ -290,18 +293,16 @@ readfile(struct config *c, const char *path)
 			    || json_int(buf, &t[val], &st->num) < 0)
 				return badnum(k, range[k][1] - 1);
 			break;
-		case J_ARRAY:
-			if (t[val].type != J_ARRAY)
-				return bad(k, "must be an array of variable names");
-			c->nenv = t[val].size;
-			if (!(c->env = calloc(c->nenv + 1, sizeof(*c->env))))
+		case J_ARRAY:	/* env: names, maybe none; command: a program first */
+			if (t[val].type != J_ARRAY || (k == K_COMMAND && !t[val].size))
+				return bad(k, "must be an array of %s", what[k == K_ENV]);
+			if (!(v = calloc(t[val].size + 1, sizeof(*v))))
 				return fail("calloc: %s", strerror(errno));
-			for (j = 0; j < c->nenv; j++) {
-				if (t[val + 1 + j].type != J_STRING
-				    || json_str(buf, &t[val + 1 + j], st->str,
-				    sizeof(st->str)) <= 0)
-					return bad(k, "must be an array of variable names");
-				if (!(c->env[j] = strdup(st->str)))
+			*(char ***)((char *)c + keys[k].off) = v;
+			for (j = 0; j < t[val].size; j++) {
+				if (json_str(buf, &t[val + 1 + j], st->str, sizeof(st->str)) <= 0)
+					return bad(k, "must be an array of %s", what[k == K_ENV]);
+				if (!(v[j] = strdup(st->str)))
 					return fail("strdup: %s", strerror(errno));
 			}
 			break;
@@ -353,16 +354,16 @@ checkpattern(const char *p, int workers)
 	return 0;
 }
 
-/* Is the interpreter something we can execute, directly or through PATH? */
+/* Is the program something we can execute, directly or through PATH? */
 static int
-checknode(const char *node)
+checknode(int k, const char *node)
 {
 	char buf[PATH_MAX];
 	const char *path, *p, *end;
 	size_t n;
 
 	if (strchr(node, '/'))
-		return access(node, X_OK) < 0 ? bad(K_NODE, "%s: %s", node,
+		return access(node, X_OK) < 0 ? bad(k, "%s: %s", node,
 		    strerror(errno)) : 0;
 	if (!(path = getenv("PATH")))
 		path = "/usr/bin:/bin";
@@ -376,7 +377,7 @@ checknode(const char *node)
 		if (!end)
 			break;
 	}
-	return bad(K_NODE, "%s: not found in PATH", node);
+	return bad(k, "%s: not found in PATH", node);
 }
 
 void
@@ -416,6 +417,7 @@ static int
 derive(struct config *c, const char *base)
 {
 	char path[PATH_MAX];
+	const char *prog;
 	struct stat st;
 	size_t n;
 	int i, k;
@@ -433,13 +435,16 @@ derive(struct config *c, const char *base)
 	if (c->req.cmd)
 		return 0;
 
-	if (!settings[K_SCRIPT].set)
-		return fail("no script: give -s SCRIPT or \"script\" in the config file");
-	if (resolve(K_SCRIPT, c->script, base, settings[K_SCRIPT].str) < 0)
+	/* The worker: node running a script, or a command. */
+	if (c->cmd && (settings[K_SCRIPT].set || settings[K_NODE].set))
+		return bad(K_COMMAND, "replaces \"script\" and \"node\": give one or the other");
+	if (!c->cmd && !settings[K_SCRIPT].set)
+		return fail("no script: give -s SCRIPT, or \"script\" or \"command\" in the config file");
+	if (!c->cmd && resolve(K_SCRIPT, c->script, base, settings[K_SCRIPT].str) < 0)
 		return -1;
-	if (stat(c->script, &st) < 0)
+	if (!c->cmd && stat(c->script, &st) < 0)
 		return bad(K_SCRIPT, "%s: %s", c->script, strerror(errno));
-	if (!S_ISREG(st.st_mode))
+	if (!c->cmd && !S_ISREG(st.st_mode))
 		return bad(K_SCRIPT, "%s: not a regular file", c->script);
 	if (stat(c->tmpdir, &st) < 0)
 		return bad(K_TMPDIR, "%s: %s", c->tmpdir, strerror(errno));
@@ -485,17 +490,21 @@ derive(struct config *c, const char *base)
 	    || !strncmp(c->listenvar, "NODESOCKD_", 10))
 		return bad(K_LISTENVAR, "must not be PATH, NODE_* or NODESOCKD_*: "
 		    "nodesockd and node set those");
-	for (i = 0; i < c->nenv; i++)
+	for (i = 0; c->env && c->env[i]; i++)
 		if (!varname(c->env[i]))
 			return bad(K_ENV, "has '%s', not a variable name", c->env[i]);
 
-	if (strchr(str(K_NODE, "node"), '/')) {
-		if (resolve(K_NODE, c->node, base, settings[K_NODE].str) < 0)
-			return -1;
-	} else {
-		strcpy(c->node, str(K_NODE, "node"));
-	}
-	return checknode(c->node);
+	/* The program, as node is: a path with '/' from the base directory. */
+	strcpy(c->base, base);
+	prog = c->cmd ? c->cmd[0] : str(K_NODE, "node");
+	k = c->cmd ? K_COMMAND : K_NODE;
+	if (!strchr(prog, '/'))
+		strcpy(c->node, prog);
+	else if (resolve(k, c->node, base, prog) < 0)
+		return -1;
+	prog = strrchr(c->node, '/');
+	c->nodejs = !c->cmd || !strcmp(prog ? prog + 1 : c->node, "node");
+	return checknode(k, c->node);
 }
 
 int

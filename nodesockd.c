@@ -133,38 +133,24 @@ static int told;		/* what notify() last told; -1: tell again */
 static struct pollfd *pfd;	/* what poll(2) watches, sized by fillpoll() */
 static size_t npfd;
 
-static void
-vwarn(const char *fmt, va_list ap)
-{
-	int saved = errno;
-
-	fputs("nodesockd: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	if (fmt[0] && fmt[strlen(fmt) - 1] == ':')
-		fprintf(stderr, " %s", strerror(saved));
-	fputc('\n', stderr);
-	errno = saved;
-}
+/* "nodesockd: " and the message, and errno's if the message ends in ':';
+ * die() then exits. */
+#define die(...)	(warn(__VA_ARGS__), exit(1))
 
 void
 warn(const char *fmt, ...)
 {
+	int saved = errno;
 	va_list ap;
 
+	fputs("nodesockd: ", stderr);
 	va_start(ap, fmt);
-	vwarn(fmt, ap);
+	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-}
-
-void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vwarn(fmt, ap);
-	va_end(ap);
-	exit(1);
+	if (fmt[0] && fmt[strlen(fmt) - 1] == ':')
+		fprintf(stderr, " %s", strerror(saved));
+	fputc('\n', stderr);
+	errno = saved;
 }
 
 static long long
@@ -289,14 +275,14 @@ saverun(void)
 }
 
 /* In the child: signals, fd 3, environment, process group, umask; then,
- * once the parent has written us into the run file, exec node. */
+ * once the parent has written us into the run file, exec node SCRIPT or
+ * the command. */
 static void
 child(struct worker *w, int fd, const sigset_t *mask)
 {
 	extern char **environ;
-	static const char *always[] = { "PATH", "NODE_ENV" };
-	const char *name;
-	char **keep, **e, id[16], orphan[16], dog[16], go;
+	char **e, id[16], orphan[16], dog[16], go;
+	char *argv[] = { cfg.node, cfg.script, NULL };
 	size_t n;
 	int i, j, k;
 
@@ -312,22 +298,20 @@ child(struct worker *w, int fd, const sigset_t *mask)
 		fcntl(3, F_SETFD, 0);
 	else if (dup2(fd, 3) < 0)
 		_exit(126);
-	if (cfg.env) {
-		if (!(keep = calloc(cfg.nenv + LEN(always) + 1, sizeof(*keep))))
-			_exit(126);
-		/* The first entry of each name (environ may hold one twice). */
-		for (k = 0, i = 0; i < cfg.nenv + (int)LEN(always); i++) {
-			name = i < cfg.nenv ? cfg.env[i] : always[i - cfg.nenv];
-			n = strlen(name);
-			for (e = environ; *e && (strncmp(*e, name, n) || (*e)[n] != '='); e++)
-				;
-			for (j = 0; *e && j < k && keep[j] != *e; j++)
-				;
-			if (*e && j == k)
-				keep[k++] = *e;
-		}
-		environ = keep;
+	/* With env, only the variables named, PATH and NODE_ENV: the first
+	 * entry of each name (environ may hold one twice), kept in place. */
+	for (k = 0, e = environ; cfg.env && *e; e++) {
+		n = strcspn(*e, "=");
+		for (i = 0; cfg.env[i] && (strncmp(*e, cfg.env[i], n) || cfg.env[i][n]); i++)
+			;
+		for (j = 0; j < k && strncmp(environ[j], *e, n + 1); j++)
+			;
+		if (j == k && (cfg.env[i] || !strncmp(*e, "PATH=", 5)
+		    || !strncmp(*e, "NODE_ENV=", 9)))
+			environ[k++] = *e;
 	}
+	if (cfg.env)
+		environ[k] = NULL;
 	snprintf(id, sizeof(id), "%d", w->id);
 	snprintf(orphan, sizeof(orphan), "%d", cfg.orphantimeout);
 	snprintf(dog, sizeof(dog), "%d", cfg.watchdog);
@@ -339,13 +323,16 @@ child(struct worker *w, int fd, const sigset_t *mask)
 	    || setenv("NODESOCKD_WATCHDOG_MS", dog, 1) < 0
 	    || setenv("NODESOCKD_SUSPENDED", w->suspended ? "true" : "", 1) < 0
 	    || setenv("NODESOCKD_ORPHAN_MS", orphan, 1) < 0
-	    || setenv("NODE_CHANNEL_FD", "3", 1) < 0
-	    || setenv("NODE_CHANNEL_SERIALIZATION_MODE", "json", 1) < 0)
+	    || (cfg.nodejs && (setenv("NODE_CHANNEL_FD", "3", 1) < 0
+	    || setenv("NODE_CHANNEL_SERIALIZATION_MODE", "json", 1) < 0)))
 		_exit(126);
 	if (read(3, &go, 1) != 1)
 		_exit(126);
-	execlp(cfg.node, cfg.node, cfg.script, (char *)NULL);
-	warn("exec %s:", cfg.node);
+	/* A command runs in the base directory; node SCRIPT where we are. */
+	if (cfg.cmd && chdir(*cfg.base ? cfg.base : "/") < 0)
+		warn("chdir %s:", cfg.base);
+	else if (execvp(cfg.node, cfg.cmd ? cfg.cmd : argv) < 0)
+		warn("exec %s:", cfg.node);
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
@@ -860,6 +847,7 @@ stopped(void)
 	reply(&stop.c, "ok");
 	if (!quitting)
 		return;
+	notify();	/* STOPPING=1, if no turn has told it yet */
 	rmours(cfg.ipc, S_IFSOCK);
 	rmours(cfg.run, S_IFREG);
 	while ((c = clients)) {
@@ -1488,7 +1476,7 @@ main(int argc, char *argv[])
 		return 1;
 	adopt();
 	warn("version %s, %d worker%s of %s, control socket %s", VERSION,
-	    cfg.workers, cfg.workers > 1 ? "s" : "", cfg.script, cfg.ipc);
+	    cfg.workers, cfg.workers > 1 ? "s" : "", cfg.cmd ? cfg.node : cfg.script, cfg.ipc);
 	deploybegin(NULL, 0);
 	for (;;) {
 		notify();	/* what the last turn changed, before we wait */

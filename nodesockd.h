@@ -63,11 +63,13 @@ struct config {
 	char listenvar[64];
 	char ipc[PATH_MAX];		/* absolute */
 	char run[PATH_MAX];		/* the run file: ipc, ".run" */
-	char node[PATH_MAX];		/* a path, or a name looked up in PATH */
+	char node[PATH_MAX];		/* the program: a path, or a name in PATH */
+	char base[PATH_MAX];		/* the base directory: a command runs there */
 	int workers, standby, notifyfd;	/* notifyFd: 0 if none */
 	int onlinetimeout, draindelay, shutdowntimeout, orphantimeout, watchdog; /* ms */
-	char **env;			/* NULL: pass the whole environment */
-	int nenv;
+	char **env;			/* NULL-ended; NULL: the whole environment */
+	char **cmd;			/* NULL-ended, NULL for node SCRIPT */
+	int nodejs;			/* node runs it: set Node's channel variables */
 };
 
 int config_load(struct config *c, int argc, char *argv[], char *err, size_t n);
@@ -112,4 +114,3 @@ int ipc_run(const char *path, const struct request *r, const char *hint);
 
 /* nodesockd.c */
 void warn(const char *fmt, ...);
-void die(const char *fmt, ...);

@@ -70,13 +70,32 @@ bad() {
 }
 
 @test "missing script, tmpDir and node are refused" {
-	bad '{"workers": 1}' 'nodesockd: no script: give -s SCRIPT or "script" in the config file'
+	bad '{"workers": 1}' 'nodesockd: no script: give -s SCRIPT, or "script" or "command" in the config file'
 	bad '{"script": "nope.js"}' "nodesockd: app.json:1:12: \"script\" $PWD/nope.js: No such file or directory"
 	bad '{"script": "."}' "nodesockd: app.json:1:12: \"script\" $PWD/.: not a regular file"
 	bad '{"script": "app.js", "tmpDir": "nope"}' "nodesockd: app.json:1:32: \"tmpDir\" $PWD/nope: No such file or directory"
 	bad '{"script": "app.js", "tmpDir": "app.js"}' "nodesockd: app.json:1:32: \"tmpDir\" $PWD/app.js: not a directory"
 	bad '{"script": "app.js", "node": "no-such-node"}' 'nodesockd: app.json:1:30: "node" no-such-node: not found in PATH'
 	bad '{"script": "app.js", "node": "./app.js"}' "nodesockd: app.json:1:30: \"node\" $PWD/./app.js: Permission denied"
+}
+
+@test "a command is a non-empty array of strings, instead of script and node, and its program must run" {
+	bad '{"command": "node app.js"}' 'nodesockd: app.json:1:13: "command" must be an array of non-empty strings'
+	bad '{"command": []}' 'nodesockd: app.json:1:13: "command" must be an array of non-empty strings'
+	bad '{"command": ["node", 1]}' 'nodesockd: app.json:1:13: "command" must be an array of non-empty strings'
+	bad '{"command": ["node", ""]}' 'nodesockd: app.json:1:13: "command" must be an array of non-empty strings'
+	bad '{"command": ["node", ["app.js"]]}' 'nodesockd: app.json:1:13: "command" must be an array of non-empty strings'
+	bad '{"command": ["node", "app.js"], "script": "app.js"}' \
+	    'nodesockd: app.json:1:13: "command" replaces "script" and "node": give one or the other'
+	bad '{"node": "node", "command": ["node", "app.js"]}' \
+	    'nodesockd: app.json:1:29: "command" replaces "script" and "node": give one or the other'
+	printf '%s' '{"command": ["node", "app.js"]}' >app.json
+	run -1 timeout 10 "$NODESOCKD" -c app.json -s app.js 3>&-
+	[ "$output" = 'nodesockd: app.json:1:13: "command" replaces "script" and "node": give one or the other' ]
+	bad '{"command": ["no-such-program"]}' 'nodesockd: app.json:1:13: "command" no-such-program: not found in PATH'
+	bad '{"command": ["./app.js", "x"]}' "nodesockd: app.json:1:13: \"command\" $PWD/./app.js: Permission denied"
+	mkdir sub
+	bad '{"command": ["sub/nope"]}' "nodesockd: app.json:1:13: \"command\" $PWD/sub/nope: No such file or directory"
 }
 
 @test "command line errors" {
@@ -97,7 +116,7 @@ bad() {
 	run -1 "$NODESOCKD" -c nope.json
 	[ "$output" = "nodesockd: nope.json: No such file or directory" ]
 	run -1 "$NODESOCKD"
-	[ "$output" = 'nodesockd: no script: give -s SCRIPT or "script" in the config file' ]
+	[ "$output" = 'nodesockd: no script: give -s SCRIPT, or "script" or "command" in the config file' ]
 }
 
 @test "a notify fd that is not open, or is 0, 1 or 2, is refused before anything starts" {

@@ -66,6 +66,19 @@ told() {
 	    END { exit bad }' got
 }
 
+@test "systemd: STOPPING=1 at SIGTERM even with no worker left to stop" {
+	cp "$FIX/app.js" app.js
+	echo '{"script": "app.js"}' >app.json
+	receiver "$PWD/notify.sock" got
+	NOTIFY_SOCKET=$PWD/notify.sock start_daemon -c app.json
+	wait_for 15 grep -q 'READY=1' got
+	"$NODESOCKD" stop -c app.json
+	kill -TERM "$DPID"
+	wait_for 10 gone "$DPID"
+	wait_for 5 told got "Y S "
+	tail -n 1 got | grep -q '^STOPPING=1 .*STATUS=0 workers online, 0 restarting'
+}
+
 @test "systemd: a failed deploy while a slot is down still ends the reload, with READY=1 for the workers there are" {
 	cp "$FIX/app.js" app.js
 	echo '{"script": "app.js", "workers": 2, "drainDelay": 100}' >app.json
@@ -248,6 +261,59 @@ s6_up() {
 	for p in $workers; do gone "$p"; done
 	[ "$(grep -c -E '^nodesockd: worker [01] \(pid [0-9]*\) stopping$' ns.log)" = 2 ]
 	grep -q '^nodesockd: stopped$' ns.log
+}
+
+@test "a command: its program from PATH, its arguments as given, run in the config file's directory; Node's channel variables only when the program is node" {
+	mkdir app elsewhere
+	cp "$FIX/raw.sh" "$FIX/raw.js" "$FIX/app.js" app/
+	echo '{"command": ["sh", "raw.sh", "two words", "-x"], "workers": 2}' >app/app.json
+	cd elsewhere
+	ONLINE='"online"' SHUTDOWN='"shutdown"' start_daemon -c ../app/app.json
+	wait_for 10 logged 1 'deploy done: 2 workers online'
+	# (Paths are joined, not made canonical.)
+	base=$BATS_TEST_TMPDIR/elsewhere/../app
+	logged 1 "^nodesockd: version .*, 2 workers of sh, control socket $base/nodesockd.ipc$"
+	cd ../app
+	for i in 0 1; do
+		p=$(published_pid "$i")
+		[ "$(get "app.$i.sock")" = "$p $i" ]
+		[ "$(cat "argv.$i.$p")" = $'two words\n-x' ]
+		grep -q -x "NODESOCKD_WORKER_ID=$i" "env.$i.$p"
+		grep -q -x "LISTEN_ON=$base/app.$i.sock.$p" "env.$i.$p"
+		run ! grep '^NODE_CHANNEL' "env.$i.$p"
+	done
+	"$NODESOCKD" restart -c app.json
+	"$NODESOCKD" stop -c app.json
+	[ "$(count_log 'exited with status 0$')" = 4 ]
+	kill -TERM "$DPID"
+	wait_for 10 gone "$DPID"
+	# node, by name or by path, is a Node worker: app.js says "online"
+	# with process.send(), which only Node's channel variables give it.
+	for node in node "$(command -v node)"; do
+		echo "{\"command\": [\"$node\", \"app.js\"]}" >app.json
+		start_daemon -c app.json
+		wait_for 10 logged 1 'deploy done: 1 worker online'
+		[ "$(get app.0.sock)" = "$(published_pid 0) 0" ]
+		kill -TERM "$DPID"
+		wait_for 10 gone "$DPID"
+		: >"$LOG"
+	done
+}
+
+@test "a command whose directory is gone: the worker says why, and its slot comes back with the directory" {
+	mkdir app run
+	cp "$FIX/raw.sh" "$FIX/raw.js" app/
+	echo '{"command": ["sh", "raw.sh"], "tmpDir": "../run"}' >app/app.json
+	ONLINE='"online"' SHUTDOWN='"shutdown"' start_daemon -c app/app.json
+	wait_for 10 logged 1 'deploy done'
+	old=$(published_pid 0)
+	mv app app.gone
+	kill -KILL "$old"
+	wait_for 10 logged 2 "^nodesockd: chdir $PWD/app: No such file or directory$"
+	logged 2 '^nodesockd: worker 0 failed to come online: exited with status 127$'
+	mv app.gone app
+	wait_for 10 republished 0 "$old"
+	[ "$(get run/app.0.sock)" = "$(published_pid 0) 0" ]
 }
 
 @test "a worker in Python (example/python, standard library only) deploys under load behind Nginx with no failed request" {

@@ -5,7 +5,8 @@
 # "shutdown" it stops accepting, finishes what it serves and exits 0; a
 # worker started suspended holds requests until "resume"; with the
 # watchdog on it sends "heartbeat". Lines it does not know it ignores, as
-# the daemon does. Run it with "node": "python3" (see nodesockd.json).
+# the daemon does. Run it with "command": ["python3", "app.py"] (see
+# nodesockd.json).
 import json, os, socketserver, sys, threading, time
 from http.server import BaseHTTPRequestHandler
 

@@ -1,6 +1,6 @@
 /* See LICENSE file for copyright and license details. */
 /*
- * warn() and die() for the targets whose code must not report: ipc_parse()
+ * warn() for the targets whose code must not report: ipc_parse()
  * and the line framing return their errors.  A call aborts, and libFuzzer
  * keeps the input that made it.
  */
@@ -10,13 +10,6 @@
 
 void
 warn(const char *fmt, ...)
-{
-	(void)fmt;
-	abort();
-}
-
-void
-die(const char *fmt, ...)
 {
 	(void)fmt;
 	abort();

@@ -16,7 +16,8 @@
  * A failure must have a message.  A success must hold what config_load
  * promises: absolute paths, the control socket and every worker's socket
  * (with its ".PID") short enough for sun_path, numbers in their ranges, a
- * variable name for listenVar and a NULL-terminated env.  All that was
+ * variable name for listenVar, NULL-terminated env and command arrays, and
+ * a script exactly when there is no command.  All that was
  * allocated is freed, so the leak checker watches config.c too.
  *
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_XOPEN_SOURCE=700 \
@@ -88,15 +89,34 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 static void
-freeenv(struct config *c)
+freev(char **v)
 {
 	int i;
 
-	if (!c->env)
-		return;
-	for (i = 0; i < c->nenv; i++)
-		free(c->env[i]);
-	free(c->env);
+	for (i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+freeenv(struct config *c)
+{
+	freev(c->env);
+	freev(c->cmd);
+}
+
+/* Two NULL-ended arrays hold the same strings. */
+static int
+samev(char **a, char **b)
+{
+	int i;
+
+	if (!a || !b)
+		return a == b;
+	for (i = 0; a[i] && b[i]; i++)
+		if (strcmp(a[i], b[i]))
+			return 0;
+	return a[i] == b[i];
 }
 
 static int
@@ -124,7 +144,8 @@ check(const struct config *c)
 	assert(strlen(c->ipc) < SUNLEN);
 	if (c->req.cmd != C_NONE)
 		return;
-	assert(c->script[0] == '/' && c->node[0]);
+	assert(c->cmd ? c->cmd[0] && !c->script[0] : c->script[0] == '/');
+	assert(c->node[0] && (c->cmd || c->nodejs));
 	assert(c->workers >= 1 && c->workers <= MAXWORKERS);
 	assert(c->onlinetimeout >= 1 && c->onlinetimeout <= MAXMS);
 	assert(c->draindelay >= 0 && c->draindelay <= MAXMS);
@@ -136,17 +157,18 @@ check(const struct config *c)
 		config_sockpath(c, i, path, sizeof(path));
 		assert(strlen(path) + 8 < SUNLEN);
 	}
-	assert(c->env ? c->nenv >= 0 && !c->env[c->nenv] : !c->nenv);
-	for (i = 0; c->env && i < c->nenv; i++)
-		assert(c->env[i] && varname(c->env[i]));
+	for (i = 0; c->env && c->env[i]; i++)
+		assert(varname(c->env[i]));
+	for (i = 0; c->cmd && c->cmd[i]; i++)
+		assert(c->cmd[i][0]);
 }
 
 /* Load twice; the second load must end as the first did. */
 static void
 load(int argc, char *argv[])
 {
-	char **env;
-	int i, k;
+	char **env, **cmd;
+	int k;
 
 	for (k = 0; k < 2; k++) {
 		if (config_load(&cfg[k], argc, argv, msg[0], sizeof(msg[0])) < 0) {
@@ -161,13 +183,14 @@ load(int argc, char *argv[])
 			memcpy(msg[1], msg[0], sizeof(msg[1]));
 	}
 	assert(!strcmp(msg[0], msg[1]));
-	assert(cfg[0].nenv == cfg[1].nenv);
-	for (i = 0; cfg[0].env && i < cfg[0].nenv; i++)
-		assert(!strcmp(cfg[0].env[i], cfg[1].env[i]));
+	assert(samev(cfg[0].env, cfg[1].env) && samev(cfg[0].cmd, cfg[1].cmd));
 	env = cfg[0].env;
+	cmd = cfg[0].cmd;
 	cfg[0].env = cfg[1].env;
+	cfg[0].cmd = cfg[1].cmd;
 	assert(!memcmp(&cfg[0], &cfg[1], sizeof(cfg[0])));
 	cfg[0].env = env;
+	cfg[0].cmd = cmd;
 	freeenv(&cfg[0]);
 	freeenv(&cfg[1]);
 }
