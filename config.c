@@ -245,7 +245,7 @@ readfile(struct config *c, const char *path)
 {
 	static char buf[MAXFILE];
 	static struct jtok t[MAXTOK];
-	static const char *what[] = { "non-empty strings", "variable names" };
+	static const char *what[] = { "strings, the first not empty", "variable names" };
 	struct jerr e;
 	char **v;
 	struct setting *st;
@@ -300,7 +300,7 @@ readfile(struct config *c, const char *path)
 				return fail("calloc: %s", strerror(errno));
 			*(char ***)((char *)c + keys[k].off) = v;
 			for (j = 0; j < t[val].size; j++) {
-				if (json_str(buf, &t[val + 1 + j], st->str, sizeof(st->str)) <= 0)
+				if (json_str(buf, &t[val + 1 + j], st->str, sizeof(st->str)) < (j == 0))
 					return bad(k, "must be an array of %s", what[k == K_ENV]);
 				if (!(v[j] = strdup(st->str)))
 					return fail("strdup: %s", strerror(errno));
@@ -503,7 +503,7 @@ derive(struct config *c, const char *base)
 	else if (resolve(k, c->node, base, prog) < 0)
 		return -1;
 	prog = strrchr(c->node, '/');
-	c->nodejs = !c->cmd || !strcmp(prog ? prog + 1 : c->node, "node");
+	c->nodejs = !c->cmd || !strncmp(prog ? prog + 1 : c->node, "node", 4);
 	return checknode(k, c->node);
 }
 

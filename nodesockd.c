@@ -48,6 +48,7 @@
 #define BACKOFF		100	/* ms: the first back-off, doubled per young death */
 #define BACKOFFMAX	30000
 #define IDLEMAX		60000	/* ms: a control client silent this long goes */
+#define RETELL		(1 << 30)	/* in told: the init has not heard the last */
 #define HINT		" (a worker must listen on the path in $%s, then send" \
 			" \"online\"; the helper's listen() does both)"
 
@@ -129,7 +130,7 @@ static struct {
 static long long acceptpause;	/* out of descriptors: accept again then */
 static int starved;		/* and it has been said */
 static char pubwhy[256];	/* why the last swap() failed */
-static int told;		/* what notify() last told; -1: tell again */
+static int told;		/* what notify() last told, | RETELL: tell again */
 static struct pollfd *pfd;	/* what poll(2) watches, sized by fillpoll() */
 static size_t npfd;
 
@@ -306,7 +307,7 @@ child(struct worker *w, int fd, const sigset_t *mask)
 			;
 		for (j = 0; j < k && strncmp(environ[j], *e, n + 1); j++)
 			;
-		if (j == k && (cfg.env[i] || !strncmp(*e, "PATH=", 5)
+		if (j == k && (*e)[n] == '=' && (cfg.env[i] || !strncmp(*e, "PATH=", 5)
 		    || !strncmp(*e, "NODE_ENV=", 9)))
 			environ[k++] = *e;
 	}
@@ -323,8 +324,9 @@ child(struct worker *w, int fd, const sigset_t *mask)
 	    || setenv("NODESOCKD_WATCHDOG_MS", dog, 1) < 0
 	    || setenv("NODESOCKD_SUSPENDED", w->suspended ? "true" : "", 1) < 0
 	    || setenv("NODESOCKD_ORPHAN_MS", orphan, 1) < 0
-	    || (cfg.nodejs && (setenv("NODE_CHANNEL_FD", "3", 1) < 0
-	    || setenv("NODE_CHANNEL_SERIALIZATION_MODE", "json", 1) < 0)))
+	    || (cfg.nodejs ? setenv("NODE_CHANNEL_FD", "3", 1) < 0
+	    || setenv("NODE_CHANNEL_SERIALIZATION_MODE", "json", 1) < 0
+	    : unsetenv("NODE_CHANNEL_FD") < 0 || unsetenv("NODE_CHANNEL_SERIALIZATION_MODE") < 0))
 		_exit(126);
 	if (read(3, &go, 1) != 1)
 		_exit(126);
@@ -493,7 +495,7 @@ notify(void)
 	const char *path = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un sa;
 	char msg[256];
-	int i, up = 0, fd, ready;
+	int i, up = 0, fd, ready, was = told;
 
 	for (i = 0; i < cfg.workers; i++)
 		up += slots[i].pub != NULL;
@@ -516,12 +518,13 @@ notify(void)
 		return;
 	if (*path == '@')
 		sa.sun_path[0] = '\0';
-	/* The init's queue full, or no descriptor: again a second later. */
+	/* The init's queue full, or no descriptor: again a second later,
+	 * from what it last heard. */
 	if (((fd = socket(AF_UNIX, SOCK_DGRAM, 0)) < 0 || sendto(fd, msg, strlen(msg),
 	    MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa, sizeof(sa)
 	    - sizeof(sa.sun_path) + strlen(path)) < 0)
 	    && (errno == EAGAIN || errno == EMFILE || errno == ENFILE))
-		told = -1;
+		told = was | RETELL;
 	close(fd);
 }
 
@@ -1161,7 +1164,7 @@ timeout(void)
 		else if (!c->waiting && !c->eof && !c->outlen)
 			soonest(&next, c->seen + IDLEMAX);
 	soonest(&next, acceptpause);
-	soonest(&next, told < 0 ? now() + 1000 : 0);
+	soonest(&next, told & RETELL ? now() + 1000 : 0);
 	if (!next)
 		return -1;
 	t = next - now();

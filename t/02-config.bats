@@ -79,12 +79,14 @@ bad() {
 	bad '{"script": "app.js", "node": "./app.js"}' "nodesockd: app.json:1:30: \"node\" $PWD/./app.js: Permission denied"
 }
 
-@test "a command is a non-empty array of strings, instead of script and node, and its program must run" {
-	bad '{"command": "node app.js"}' 'nodesockd: app.json:1:13: "command" must be an array of non-empty strings'
-	bad '{"command": []}' 'nodesockd: app.json:1:13: "command" must be an array of non-empty strings'
-	bad '{"command": ["node", 1]}' 'nodesockd: app.json:1:13: "command" must be an array of non-empty strings'
-	bad '{"command": ["node", ""]}' 'nodesockd: app.json:1:13: "command" must be an array of non-empty strings'
-	bad '{"command": ["node", ["app.js"]]}' 'nodesockd: app.json:1:13: "command" must be an array of non-empty strings'
+@test "a command is an array of strings, the first not empty, instead of script and node, and its program must run" {
+	m='must be an array of strings, the first not empty'
+	bad '{"command": "node app.js"}' "nodesockd: app.json:1:13: \"command\" $m"
+	bad '{"command": []}' "nodesockd: app.json:1:13: \"command\" $m"
+	bad '{"command": ["node", 1]}' "nodesockd: app.json:1:13: \"command\" $m"
+	bad '{"command": ["", "app.js"]}' "nodesockd: app.json:1:13: \"command\" $m"
+	bad '{"command": ["node", "a\u0000b"]}' "nodesockd: app.json:1:13: \"command\" $m"
+	bad '{"command": ["node", ["app.js"]]}' "nodesockd: app.json:1:13: \"command\" $m"
 	bad '{"command": ["node", "app.js"], "script": "app.js"}' \
 	    'nodesockd: app.json:1:13: "command" replaces "script" and "node": give one or the other'
 	bad '{"node": "node", "command": ["node", "app.js"]}' \

@@ -119,6 +119,34 @@ told() {
 	grep -q '^READY=1 MONOTONIC_USEC=[0-9]* STATUS=1 worker online, 0 restarting' got
 }
 
+@test "systemd: a refused datagram is told again as it was: STOPPING=1 is not lost, nor READY=1 said while stopping" {
+	need unshare util-linux
+	echo "{\"script\": \"$FIX/stubborn.js\", \"shutdownTimeout\": 6000}" >app.json
+	# The queue holds the first datagram until 3 s; the worker is up
+	# before then, and SIGTERM comes while READY=1 is still refused. The
+	# stubborn worker keeps the daemon up for the retries; a second
+	# SIGTERM kills it.
+	cat >ns.sh <<-EOF
+	echo 0 >/proc/sys/net/unix/max_dgram_qlen
+	NOTIFY_DELAY=3 python3 "$FIX/notify.py" "$PWD/n.sock" got &
+	r=\$!
+	for i in \$(seq 50); do [ -e got.bound ] && break; sleep 0.1; done
+	NOTIFY_SOCKET=$PWD/n.sock "$NODESOCKD" -c app.json 3>&- >>daemon.log 2>&1 &
+	d=\$!
+	for i in \$(seq 100); do grep -q 'deploy done' daemon.log && break; sleep 0.05; done
+	kill -TERM \$d
+	for i in \$(seq 100); do grep -q 'STOPPING=1' got 2>/dev/null && break; sleep 0.1; done
+	kill -TERM \$d
+	wait \$d
+	kill \$r
+	EOF
+	timeout 60 unshare --net sh ns.sh
+	cat got daemon.log
+	grep -q 'deploy done' daemon.log
+	grep -q '^STOPPING=1 MONOTONIC_USEC=[0-9]* STATUS=0 workers online, 0 restarting' got
+	run ! grep -q 'READY=1' got
+}
+
 @test "systemd: an abstract NOTIFY_SOCKET (@name) is told too, and no worker inherits NOTIFY_SOCKET" {
 	name="@nodesockd-test-$$-$BATS_TEST_NUMBER"
 	echo "{\"script\": \"$FIX/app.js\"}" >app.json
@@ -266,9 +294,12 @@ s6_up() {
 @test "a command: its program from PATH, its arguments as given, run in the config file's directory; Node's channel variables only when the program is node" {
 	mkdir app elsewhere
 	cp "$FIX/raw.sh" "$FIX/raw.js" "$FIX/app.js" app/
-	echo '{"command": ["sh", "raw.sh", "two words", "-x"], "workers": 2}' >app/app.json
+	echo '{"command": ["sh", "raw.sh", "two words", "", "-x"], "workers": 2}' >app/app.json
 	cd elsewhere
-	ONLINE='"online"' SHUTDOWN='"shutdown"' start_daemon -c ../app/app.json
+	# Channel variables the daemon was given (by a Node parent) are not
+	# passed on either.
+	NODE_CHANNEL_FD=9 NODE_CHANNEL_SERIALIZATION_MODE=advanced \
+	    ONLINE='"online"' SHUTDOWN='"shutdown"' start_daemon -c ../app/app.json
 	wait_for 10 logged 1 'deploy done: 2 workers online'
 	# (Paths are joined, not made canonical.)
 	base=$BATS_TEST_TMPDIR/elsewhere/../app
@@ -277,7 +308,7 @@ s6_up() {
 	for i in 0 1; do
 		p=$(published_pid "$i")
 		[ "$(get "app.$i.sock")" = "$p $i" ]
-		[ "$(cat "argv.$i.$p")" = $'two words\n-x' ]
+		[ "$(cat "argv.$i.$p")" = $'two words\n\n-x' ]
 		grep -q -x "NODESOCKD_WORKER_ID=$i" "env.$i.$p"
 		grep -q -x "LISTEN_ON=$base/app.$i.sock.$p" "env.$i.$p"
 		run ! grep '^NODE_CHANNEL' "env.$i.$p"
@@ -287,9 +318,11 @@ s6_up() {
 	[ "$(count_log 'exited with status 0$')" = 4 ]
 	kill -TERM "$DPID"
 	wait_for 10 gone "$DPID"
-	# node, by name or by path, is a Node worker: app.js says "online"
-	# with process.send(), which only Node's channel variables give it.
-	for node in node "$(command -v node)"; do
+	# node, by name or by path, or under a name beginning with node (as
+	# Debian's nodejs), is a Node worker: app.js says "online" with
+	# process.send(), which only Node's channel variables give it.
+	ln -s "$(command -v node)" node20
+	for node in node "$(command -v node)" ./node20; do
 		echo "{\"command\": [\"$node\", \"app.js\"]}" >app.json
 		start_daemon -c app.json
 		wait_for 10 logged 1 'deploy done: 1 worker online'
@@ -298,6 +331,23 @@ s6_up() {
 		wait_for 10 gone "$DPID"
 		: >"$LOG"
 	done
+}
+
+@test "with env, a worker gets each name listed once, its first entry, and never an entry without '='" {
+	cp "$ROOT/example/python/app.py" .
+	echo '{"command": ["python3", "app.py"], "env": ["KEEP", "NODE_ENV", "KEEP"]}' >app.json
+	LOG=$BATS_TEST_TMPDIR/daemon.log
+	DUPENV='KEEP KEEP=1 KEEPX=2 KEEP=3 DROP=4 NODE_ENV=a NODE_ENV=b' \
+	    python3 "$FIX/dupenv.py" "$NODESOCKD" -c app.json 3>&- >>"$LOG" 2>&1 &
+	DPID=$!
+	echo "$DPID" >>pids
+	wait_for 10 logged 1 'deploy done'
+	# What it was exec'd with, as it was: no shell or Node in between.
+	tr '\0' '\n' <"/proc/$(published_pid 0)/environ" | grep -v '^NODESOCKD_\|^LISTEN_ON=' >env.out
+	cat env.out
+	# (PATH as python3 was given it: pyenv's shim changes it.)
+	[ "$(grep -c '^PATH=' env.out)" = 1 ]
+	[ "$(grep -v '^PATH=' env.out)" = $'KEEP=1\nNODE_ENV=a' ]
 }
 
 @test "a command whose directory is gone: the worker says why, and its slot comes back with the directory" {
