@@ -121,14 +121,14 @@ told() {
 
 @test "systemd: a refused datagram is told again as it was: STOPPING=1 is not lost, nor READY=1 said while stopping" {
 	need unshare util-linux
-	echo "{\"script\": \"$FIX/stubborn.js\", \"shutdownTimeout\": 6000}" >app.json
-	# The queue holds the first datagram until 3 s; the worker is up
+	echo "{\"script\": \"$FIX/stubborn.js\", \"shutdownTimeout\": 10000}" >app.json
+	# The queue holds the first datagram until 4 s; the worker is up
 	# before then, and SIGTERM comes while READY=1 is still refused. The
 	# stubborn worker keeps the daemon up for the retries; a second
 	# SIGTERM kills it.
 	cat >ns.sh <<-EOF
 	echo 0 >/proc/sys/net/unix/max_dgram_qlen
-	NOTIFY_DELAY=3 python3 "$FIX/notify.py" "$PWD/n.sock" got &
+	NOTIFY_DELAY=4 python3 "$FIX/notify.py" "$PWD/n.sock" got &
 	r=\$!
 	for i in \$(seq 50); do [ -e got.bound ] && break; sleep 0.1; done
 	NOTIFY_SOCKET=$PWD/n.sock "$NODESOCKD" -c app.json 3>&- >>daemon.log 2>&1 &
