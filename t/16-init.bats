@@ -35,6 +35,29 @@ told() {
 	    if (s != "") printf "%s ", s }' "$1")" = "$2" ]
 }
 
+# fullqueue OUT DELAY STEPS: in a network namespace of its own, whose
+# queue of datagrams holds one (every datagram after the first finds it
+# full), notify.py on n.sock writes to OUT ("-": never reads) from DELAY s
+# on; the daemon runs on app.json, its pid in $d, then the sh STEPS; then
+# it is waited for ("daemon exit N" in ns.out) and the receiver stopped.
+fullqueue() {
+	cat >ns.sh <<-EOF
+	echo 0 >/proc/sys/net/unix/max_dgram_qlen
+	NOTIFY_DELAY=$2 python3 "$FIX/notify.py" "$PWD/n.sock" $1 &
+	r=\$!
+	for i in \$(seq 50); do [ -e ${1/#-/n.sock}.bound ] && break; sleep 0.1; done
+	NOTIFY_SOCKET=$PWD/n.sock "$NODESOCKD" -c app.json 3>&- >>daemon.log 2>&1 &
+	d=\$!
+	$3
+	wait \$d
+	echo "daemon exit \$?"
+	kill \$r
+	EOF
+	timeout 60 unshare --net sh ns.sh >ns.out 2>&1
+	cat ns.out daemon.log
+	[ "$1" = - ] || cat "$1"
+}
+
 @test "systemd: READY=1 once every worker answers; RELOADING=1 then READY=1 around each deploy, failed or not; STOPPING=1 at SIGTERM" {
 	cp "$FIX/slowboot.js" app.js
 	echo '{"script": "app.js", "workers": 2, "drainDelay": 100, "shutdownTimeout": 2000}' >app.json
@@ -99,22 +122,10 @@ told() {
 @test "systemd: a datagram the init's full queue refused is told again once it reads" {
 	need unshare util-linux
 	echo "{\"script\": \"$FIX/app.js\"}" >app.json
-	# A queue of one datagram, read from 3 s on: the first datagram
-	# (starting) waits there, READY=1 finds it full.
-	cat >ns.sh <<-EOF
-	echo 0 >/proc/sys/net/unix/max_dgram_qlen
-	NOTIFY_DELAY=3 python3 "$FIX/notify.py" "$PWD/n.sock" got &
-	r=\$!
-	for i in \$(seq 50); do [ -e got.bound ] && break; sleep 0.1; done
-	NOTIFY_SOCKET=$PWD/n.sock "$NODESOCKD" -c app.json 3>&- >>daemon.log 2>&1 &
-	d=\$!
-	for i in \$(seq 100); do grep -q 'READY=1' got 2>/dev/null && break; sleep 0.1; done
-	kill -TERM \$d
-	wait \$d
-	kill \$r
-	EOF
-	timeout 60 unshare --net sh ns.sh
-	cat got daemon.log
+	# Read from 3 s on: the first datagram (starting) waits in the queue,
+	# READY=1 finds it full.
+	fullqueue got 3 "for i in \$(seq 100); do grep -q 'READY=1' got 2>/dev/null && break; sleep 0.1; done
+	kill -TERM \$d"
 	head -n 1 got | grep -q '^MONOTONIC_USEC=[0-9]* STATUS=0 workers online, 1 restarting'
 	grep -q '^READY=1 MONOTONIC_USEC=[0-9]* STATUS=1 worker online, 0 restarting' got
 }
@@ -126,22 +137,10 @@ told() {
 	# before then, and SIGTERM comes while READY=1 is still refused. The
 	# stubborn worker keeps the daemon up for the retries; a second
 	# SIGTERM kills it.
-	cat >ns.sh <<-EOF
-	echo 0 >/proc/sys/net/unix/max_dgram_qlen
-	NOTIFY_DELAY=4 python3 "$FIX/notify.py" "$PWD/n.sock" got &
-	r=\$!
-	for i in \$(seq 50); do [ -e got.bound ] && break; sleep 0.1; done
-	NOTIFY_SOCKET=$PWD/n.sock "$NODESOCKD" -c app.json 3>&- >>daemon.log 2>&1 &
-	d=\$!
-	for i in \$(seq 100); do grep -q 'deploy done' daemon.log && break; sleep 0.05; done
+	fullqueue got 4 "for i in \$(seq 100); do grep -q 'deploy done' daemon.log && break; sleep 0.05; done
 	kill -TERM \$d
 	for i in \$(seq 100); do grep -q 'STOPPING=1' got 2>/dev/null && break; sleep 0.1; done
-	kill -TERM \$d
-	wait \$d
-	kill \$r
-	EOF
-	timeout 60 unshare --net sh ns.sh
-	cat got daemon.log
+	kill -TERM \$d"
 	grep -q 'deploy done' daemon.log
 	grep -q '^STOPPING=1 MONOTONIC_USEC=[0-9]* STATUS=0 workers online, 0 restarting' got
 	run ! grep -q 'READY=1' got
@@ -162,25 +161,10 @@ told() {
 @test "an init that does not read the datagrams never blocks the daemon: it deploys and answers on" {
 	need unshare util-linux
 	echo "{\"script\": \"$FIX/app.js\", \"drainDelay\": 0}" >app.json
-	# In a network namespace of its own, whose queue of datagrams holds
-	# one: every datagram after the first finds it full.
-	cat >ns.sh <<-EOF
-	echo 0 >/proc/sys/net/unix/max_dgram_qlen
-	python3 "$FIX/notify.py" "$PWD/n.sock" - &
-	r=\$!
-	for i in \$(seq 50); do [ -e n.sock.bound ] && break; sleep 0.1; done
-	NOTIFY_SOCKET=$PWD/n.sock "$NODESOCKD" -c app.json 3>&- >>daemon.log 2>&1 &
-	d=\$!
-	for i in \$(seq 150); do grep -q 'deploy done' daemon.log && break; sleep 0.1; done
-	for i in 1 2 3; do "$NODESOCKD" restart -c app.json || echo "restart \$i failed"; done
-	"$NODESOCKD" status -c app.json >status.out || echo "status failed"
-	kill -TERM \$d
-	wait \$d
-	echo "daemon exit \$?"
-	kill \$r
-	EOF
-	timeout 60 unshare --net sh ns.sh >ns.out 2>&1
-	cat ns.out daemon.log
+	fullqueue - 0 "for i in \$(seq 150); do grep -q 'deploy done' daemon.log && break; sleep 0.1; done
+	for i in 1 2 3; do \"$NODESOCKD\" restart -c app.json || echo \"restart \$i failed\"; done
+	\"$NODESOCKD\" status -c app.json >status.out || echo 'status failed'
+	kill -TERM \$d"
 	[ "$(cat ns.out)" = "daemon exit 0" ]
 	[ "$(grep -c 'deploy done' daemon.log)" = 4 ]
 	grep -q '^0 ' status.out
