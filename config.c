@@ -103,7 +103,6 @@ static const char usage[] =
 "  -h, --help                 print the usage and exit\n"
 "  -V, --version              print the version and exit\n";
 
-static const char *cfgfile;	/* for messages: the -c argument */
 static char *err;		/* the first problem, for the caller */
 static size_t errlen;
 
@@ -132,8 +131,8 @@ bad(int k, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (settings[k].line)
-		return fail("%s:%d:%d: \"%s\" %s", cfgfile, settings[k].line,
-		    settings[k].col, keys[k].name, msg);
+		return fail("%s:%d:%d: \"%s\" %s", settings[K_CONFIG].str,
+		    settings[k].line, settings[k].col, keys[k].name, msg);
 	if (settings[k].set && keys[k].lopt)
 		return fail("--%s %s", keys[k].lopt, msg);
 	return fail("\"%s\" %s", keys[k].name, msg);
@@ -158,9 +157,8 @@ setopt(int k, const char *arg)
 	settings[k].set = 1;
 	if (!*arg)
 		return bad(k, "must not be empty");
-	if (strlen(arg) >= sizeof(settings[k].str))
+	if (snprintf(settings[k].str, PATH_MAX, "%s", arg) >= PATH_MAX)
 		return bad(k, "is too long");
-	strcpy(settings[k].str, arg);
 	errno = 0;
 	settings[k].num = strtoll(arg, &end, 10);
 	if (keys[k].type == J_NUMBER && (*arg < '0' || *arg > '9' || *end || errno))
@@ -203,22 +201,17 @@ readargs(struct config *c, int argc, char *argv[])
 			flag = commands[k].opt;
 			continue;
 		}
-		arg = NULL;
 		if (a[1] == '-') {
 			eq = strchr(a, '=');
 			n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-			for (k = 0; k < NKEYS; k++)
-				if (keys[k].lopt && strlen(keys[k].lopt) == n
-				    && !strncmp(a + 2, keys[k].lopt, n))
-					break;
-			if (eq)
-				arg = eq + 1;
+			for (k = 0; k < NKEYS && (!keys[k].lopt
+			    || strncmp(a + 2, keys[k].lopt, n) || keys[k].lopt[n]); k++)
+				;
+			arg = eq ? eq + 1 : NULL;
 		} else {
-			for (k = 0; k < NKEYS; k++)
-				if (keys[k].sopt && keys[k].sopt == a[1])
-					break;
-			if (a[2])
-				arg = a + 2;
+			for (k = 0; k < NKEYS && keys[k].sopt != a[1]; k++)
+				;
+			arg = a[2] ? a + 2 : NULL;
 		}
 		if (k == NKEYS)
 			return fail("unknown option '%s' (see nodesockd --help)", a);
@@ -289,8 +282,7 @@ readfile(struct config *c, const char *path)
 				return bad(k, "must be a non-empty string without NUL");
 			break;
 		case J_NUMBER:
-			if (t[val].type != J_NUMBER
-			    || json_int(buf, &t[val], &st->num) < 0)
+			if (json_int(buf, &t[val], &st->num) < 0)
 				return badnum(k, range[k][1] - 1);
 			break;
 		case J_ARRAY:	/* env: names, maybe none; command: a program first */
@@ -315,11 +307,8 @@ readfile(struct config *c, const char *path)
 static int
 resolve(int k, char *dst, const char *base, const char *p)
 {
-	int n;
-
-	n = snprintf(dst, PATH_MAX, "%s%s%s", p[0] == '/' ? "" : base,
-	    p[0] == '/' ? "" : "/", p);
-	return n >= PATH_MAX ? bad(k, "path is too long") : 0;
+	return snprintf(dst, PATH_MAX, "%s%s%s", p[0] == '/' ? "" : base,
+	    p[0] == '/' ? "" : "/", p) >= PATH_MAX ? bad(k, "path is too long") : 0;
 }
 
 static const char *
@@ -359,7 +348,7 @@ static int
 checknode(int k, const char *node)
 {
 	char buf[PATH_MAX];
-	const char *path, *p, *end;
+	const char *path, *p;
 	size_t n;
 
 	if (strchr(node, '/'))
@@ -367,16 +356,14 @@ checknode(int k, const char *node)
 		    strerror(errno)) : 0;
 	if (!(path = getenv("PATH")))
 		path = "/usr/bin:/bin";
-	for (p = path; ; p = end + 1) {
-		end = strchr(p, ':');
-		n = end ? (size_t)(end - p) : strlen(p);
-		if ((int)snprintf(buf, sizeof(buf), "%.*s/%s", (int)n,
-		    n ? p : ".", node) < (int)sizeof(buf)
-		    && access(buf, X_OK) == 0)
+	p = path;
+	do {
+		n = strcspn(p, ":");
+		if (snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, n ? p : ".", node)
+		    < (int)sizeof(buf) && access(buf, X_OK) == 0)
 			return 0;
-		if (!end)
-			break;
-	}
+		p += n;
+	} while (*p++);
 	return bad(k, "%s: not found in PATH", node);
 }
 
@@ -431,7 +418,7 @@ derive(struct config *c, const char *base)
 		    || !settings[K_TMPDIR].set) ? K_IPCFILE : K_TMPDIR,
 		    "%s: socket path longer than %d bytes", c->ipc, SUNLEN - 1);
 	strcat(strcpy(c->run, c->ipc), ".run");
-	c->located = cfgfile || settings[K_IPCFILE].set;
+	c->located = settings[K_CONFIG].set || settings[K_IPCFILE].set;
 	if (c->req.cmd)
 		return 0;
 
@@ -482,10 +469,9 @@ derive(struct config *c, const char *base)
 			return bad(K_IPCFILE, "%s: collides with socketFile's %s", c->ipc, path);
 	}
 
-	if (strlen(str(K_LISTENVAR, "LISTEN_ON")) >= sizeof(c->listenvar)
-	    || !varname(str(K_LISTENVAR, "LISTEN_ON")))
+	if (snprintf(c->listenvar, sizeof(c->listenvar), "%s", str(K_LISTENVAR,
+	    "LISTEN_ON")) >= (int)sizeof(c->listenvar) || !varname(c->listenvar))
 		return bad(K_LISTENVAR, "must be a variable name");
-	strcpy(c->listenvar, str(K_LISTENVAR, "LISTEN_ON"));
 	if (!strcmp(c->listenvar, "PATH") || !strncmp(c->listenvar, "NODE_", 5)
 	    || !strncmp(c->listenvar, "NODESOCKD_", 10))
 		return bad(K_LISTENVAR, "must not be PATH, NODE_* or NODESOCKD_*: "
@@ -520,17 +506,16 @@ config_load(struct config *c, int argc, char *argv[], char *e, size_t n)
 	*err = '\0';
 	if (readargs(c, argc, argv) < 0 || c->req.cmd >= C_HELP)
 		return *err ? -1 : 0;
-	cfgfile = settings[K_CONFIG].set ? settings[K_CONFIG].str : NULL;
 	if (!getcwd(cwd, sizeof(cwd)))
 		return fail("getcwd: %s", strerror(errno));
 	strcpy(base, cwd);
-	if (cfgfile) {
-		strcpy(c->file, cfgfile);
+	if (settings[K_CONFIG].set) {
+		strcpy(c->file, settings[K_CONFIG].str);
 		/* The base directory: the file's, made absolute; "" for "/". */
-		if (resolve(K_CONFIG, base, cwd, cfgfile) < 0)
+		if (resolve(K_CONFIG, base, cwd, c->file) < 0)
 			return -1;
 		*strrchr(base, '/') = '\0';
-		if (readfile(c, cfgfile) < 0)
+		if (readfile(c, c->file) < 0)
 			return -1;
 	}
 	return derive(c, base);

@@ -111,19 +111,16 @@ lines_next(struct lines *l, char **line)
 {
 	char *nl, *p;
 
-	for (;;) {
-		nl = memchr(l->buf + l->off, '\n', l->len - l->off);
-		if (!l->skip)
-			break;
-		l->off = nl ? (size_t)(nl - l->buf) + 1 : l->len;
-		if (!nl)
-			return 0;
+	while ((nl = memchr(l->buf + l->off, '\n', l->len - l->off)) && l->skip) {
+		l->off = nl - l->buf + 1;
 		l->skip = 0;
 	}
 	if (!nl) {
-		if (l->off > 0 || l->len < sizeof(l->buf))
+		if (!l->skip && (l->off > 0 || l->len < sizeof(l->buf)))
 			return 0;
-		l->off = l->len;
+		l->off = l->len;	/* dropped, with what came before if skipping */
+		if (l->skip)
+			return 0;
 		l->skip = 1;
 		return -1;
 	}
@@ -150,12 +147,11 @@ ipc_addr(struct sockaddr_un *sa, const char *path)
 {
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa->sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(sa->sun_path, path);
-	return 0;
+	if (snprintf(sa->sun_path, sizeof(sa->sun_path), "%s", path)
+	    < (int)sizeof(sa->sun_path))
+		return 0;
+	errno = ENAMETOOLONG;
+	return -1;
 }
 
 /* Does something accept connections at path? If not, errno says why. */
@@ -203,11 +199,10 @@ ipc_listen(const char *path)
 		if (r < 0 || (r = listen(fd, SOMAXCONN)) < 0)
 			warn("bind %s:", path);
 	}
-	if (r < 0) {
-		if (fd >= 0)
-			close(fd);
+	if (r < 0 && fd >= 0)
+		close(fd);
+	if (r < 0)
 		return -1;
-	}
 	nonblock(fd);
 	return fd;
 }
@@ -246,18 +241,16 @@ ipc_accept(int lfd)
 		return NULL;
 	}
 	nonblock(fd);
-	if (!allowed(fd)) {
+	if (!allowed(fd))
 		write(fd, "error: permission denied\n", 25);
-		close(fd);
-		return NULL;
-	}
-	if (!(c = calloc(1, sizeof(*c)))) {
+	else if (!(c = calloc(1, sizeof(*c))))
 		warn("calloc:");
-		close(fd);
-		return NULL;
+	else {
+		c->fd = fd;
+		return c;
 	}
-	c->fd = fd;
-	return c;
+	close(fd);
+	return NULL;
 }
 
 /* Queue one reply line. */
@@ -379,19 +372,16 @@ ipc_run(const char *path, const struct request *r, const char *hint)
 			return 2;
 		}
 		while (lines_next(&in, &line) > 0) {
-			if (ctl) {
-				puts(line);
-				fflush(stdout);
-				if (!strncmp(line, "error", 5))
-					status = 1;
-			} else if (!strcmp(line, "ok")) {
+			if (!ctl && !strcmp(line, "ok"))
 				return 0;
-			} else if (!strncmp(line, "error: ", 7)) {
+			if (!ctl && !strncmp(line, "error: ", 7)) {
 				warn("%s: %s", cmd->name, line + 7);
 				return 1;
-			} else {
-				puts(line);
 			}
+			puts(line);
+			if (ctl)
+				fflush(stdout);
+			status |= !strncmp(line, "error", 5);	/* ctl's status */
 		}
 		if (rd <= 0)
 			break;

@@ -94,17 +94,10 @@ peek(struct parser *p)
 static int
 newtok(struct parser *p, int type, int start, int end)
 {
-	struct jtok *t;
-
 	if (p->n >= p->nt)
 		return fail(p, start, "too many tokens");
-	t = &p->t[p->n];
-	t->type = type;
-	t->start = start;
-	t->end = end;
-	t->size = 0;
-	t->line = p->line;
-	t->col = start - p->bol + 1;
+	p->t[p->n] = (struct jtok){ .type = type, .start = start, .end = end,
+	    .line = p->line, .col = start - p->bol + 1 };
 	return p->n++;
 }
 
@@ -303,21 +296,17 @@ container(struct parser *p, int depth)
 	if ((i = newtok(p, obj ? J_OBJECT : J_ARRAY, p->pos, p->pos)) < 0)
 		return -1;
 	p->pos++;
-	if (peek(p) != close) {
-		for (;;) {
-			if (obj && key(p) < 0)
-				return -1;
-			if (value(p, depth + 1) < 0)
-				return -1;
-			p->t[i].size++;
-			if ((c = peek(p)) == close)
-				break;
-			if (c != ',')
-				return bad(p, obj ?
-				    "expected ',' or '}' after object member" :
-				    "expected ',' or ']' after array element");
+	for (c = peek(p); c != close;) {
+		if (obj && key(p) < 0)
+			return -1;
+		if (value(p, depth + 1) < 0)
+			return -1;
+		p->t[i].size++;
+		if ((c = peek(p)) == ',')
 			p->pos++;
-		}
+		else if (c != close)
+			return bad(p, obj ? "expected ',' or '}' after object member"
+			    : "expected ',' or ']' after array element");
 	}
 	p->t[i].end = ++p->pos;
 	return i;
