@@ -103,14 +103,13 @@ struct slot {
 
 static void become(struct worker *w, enum wstate st);
 static void fail(struct worker *w, const char *fmt, ...);
-static void stopped(void);
 static void spares(void);
 
 /* The signals the daemon handles; a child gets them back at SIG_DFL. */
 static const int handled[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
 
 static struct config cfg;
-static struct slot *slots;
+static struct slot slots[MAXWORKERS];
 static struct slot spare;	/* the standbys' back-off and restarts */
 static struct worker *workers;
 static struct client *clients;
@@ -118,15 +117,9 @@ static int selfpipe[2] = { -1, -1 };
 static int lfd = -1;		/* the control socket */
 static int running;		/* the workers should be up */
 static int quitting;		/* exit once every worker is gone */
-static struct {
-	int active;
-	int pending;		/* replacements not yet online */
-	struct client *c;	/* who waits for the answer, or NULL */
-} deploy;
-static struct {
-	int active;
-	struct client *c;
-} stop;
+static enum { B_NONE, B_DEPLOY, B_STOP } busy;	/* what runs: one at a time */
+static int toonline;		/* the deploy's replacements not yet online */
+static struct client *waiter;	/* who waits for its answer, or NULL */
 static long long acceptpause;	/* out of descriptors: accept again then */
 static int starved;		/* and it has been said */
 static char pubwhy[256];	/* why the last swap() failed */
@@ -179,7 +172,6 @@ logw(const struct worker *w, const char *fmt, ...)
 	else
 		warn("worker %d (pid %d) %s", w->id, (int)w->pid, msg);
 }
-
 
 static void
 onsignal(int sig)
@@ -468,18 +460,13 @@ stopw(struct worker *w)
 	become(w, W_STOPPING);
 }
 
+/* Answer the client in *cp, if any, and let it send again; fmt takes s. */
 static void
-reply(struct client **cp, const char *fmt, ...)
+reply(struct client **cp, const char *fmt, const char *s)
 {
-	char msg[512];
-	va_list ap;
-
 	if (!*cp)
 		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	ipc_reply(*cp, "%s", msg);
+	ipc_reply(*cp, fmt, s);
 	(*cp)->waiting = 0;
 	*cp = NULL;
 }
@@ -499,12 +486,12 @@ notify(void)
 
 	for (i = 0; i < cfg.workers; i++)
 		up += slots[i].pub != NULL;
-	if ((i = up << 3 | deploy.active << 2 | quitting << 1 | running) == told)
+	if ((i = up << 3 | (busy == B_DEPLOY) << 2 | quitting << 1 | running) == told)
 		return;
 	/* All up, or some after a deploy, which then is over either way. */
-	ready = !deploy.active && (up == cfg.workers || (up && told & 4));
+	ready = busy != B_DEPLOY && (up == cfg.workers || (up && told & 4));
 	snprintf(msg, sizeof(msg), "%s%s%sMONOTONIC_USEC=%lld\nSTATUS=%d worker%s online, "
-	    "%d restarting", deploy.active && up && !(told & 4) ? "RELOADING=1\n" : "",
+	    "%d restarting", busy == B_DEPLOY && up && !(told & 4) ? "RELOADING=1\n" : "",
 	    ready ? "READY=1\n" : "", quitting && !(told & 2) ? "STOPPING=1\n" : "",
 	    now() * 1000, up, up == 1 ? "" : "s", running ? cfg.workers - up : 0);
 	told = i;
@@ -638,10 +625,9 @@ deploybegin(struct client *c, int suspended)
 		return;
 	}
 	running = 1;
-	deploy.active = 1;
-	deploy.pending = cfg.workers;
-	deploy.c = c;
-	if (c)
+	busy = B_DEPLOY;
+	toonline = cfg.workers;
+	if ((waiter = c))
 		c->waiting = 1;
 	for (s = slots; s < slots + cfg.workers; s++) {
 		s->restart = 0;
@@ -664,10 +650,10 @@ deployend(void)
 		fail(NULL, "cannot publish: %s", pubwhy);
 		return;
 	}
-	deploy.active = 0;
+	busy = B_NONE;
 	warn("deploy done: %d worker%s online%s", cfg.workers,
 	    cfg.workers > 1 ? "s" : "", slots[0].suspended ? ", suspended" : "");
-	reply(&deploy.c, "ok");
+	reply(&waiter, "ok", NULL);
 	/* The standbys, of the code deployed. */
 	for (w = workers; w; w = w->next)
 		if (w->id == STANDBY)
@@ -751,10 +737,10 @@ fail(struct worker *w, const char *fmt, ...)
 	}
 	if (w)
 		slots[w->id].repl = NULL;
-	if (deploy.active) {
-		deploy.active = 0;
+	if (busy == B_DEPLOY) {
+		busy = B_NONE;
 		warn("deploy failed: %s", why);
-		reply(&deploy.c, "error: %s", why);
+		reply(&waiter, "error: %s", why);
 		for (s = slots; s < slots + cfg.workers; s++)
 			if (s->repl) {
 				stopw(s->repl);
@@ -799,12 +785,12 @@ message(struct worker *w, char *line)
 		become(w, w->suspended ? W_SUSPENDED : W_ONLINE);
 		if (s->repl != w)
 			return;
-		if (!deploy.active && swap(s, 1) < 0)
+		if (busy != B_DEPLOY && swap(s, 1) < 0)
 			fail(w, "cannot be published: %s", pubwhy);
-		else if (deploy.active && --deploy.pending == 0)
+		else if (busy == B_DEPLOY && --toonline == 0)
 			deployend();
 	} else if (json_streq(line, &t[0], "restart")) {
-		if (s->pub != w || s->repl || deploy.active || stop.active
+		if (s->pub != w || s->repl || busy
 		    || promote(s, w, "asked to be replaced"))
 			return;
 		logw(w, "asked to be replaced");
@@ -832,8 +818,6 @@ readchan(struct worker *w)
 		else if (!w->warned)
 			logw(w, "sent a line longer than %d bytes, ignored", LINEMAX - 1);
 		w->warned |= r < 0;
-		if (w->chan < 0)
-			return;
 	}
 }
 
@@ -843,11 +827,11 @@ stopped(void)
 {
 	struct client *c;
 
-	if (!stop.active || workers)
+	if (busy != B_STOP || workers)
 		return;
-	stop.active = 0;
+	busy = B_NONE;
 	warn("stopped");
-	reply(&stop.c, "ok");
+	reply(&waiter, "ok", NULL);
 	if (!quitting)
 		return;
 	notify();	/* STOPPING=1, if no turn has told it yet */
@@ -858,7 +842,6 @@ stopped(void)
 		ipc_flush(c);
 		ipc_free(c);
 	}
-	free(slots);
 	free(pfd);
 	exit(0);
 }
@@ -871,13 +854,9 @@ stopbegin(struct client *c, const struct request *r)
 
 	(void)r;
 	running = 0;
-	if (deploy.active) {
-		deploy.active = 0;
-		reply(&deploy.c, "error: interrupted by stop");
-	}
-	stop.active = 1;
-	stop.c = c;
-	if (c)
+	reply(&waiter, "error: interrupted by stop", NULL);	/* a deploy's */
+	busy = B_STOP;
+	if ((waiter = c))
 		c->waiting = 1;
 	for (s = slots; s < slots + cfg.workers; s++) {
 		rmours(s->path, S_IFLNK);
@@ -1018,24 +997,22 @@ onsignals(void)
 				reap();
 				break;
 			case SIGHUP:
-				if (deploy.active || stop.active)
+				if (busy)
 					warn("SIGHUP ignored: busy");
 				else
 					deploybegin(NULL, 0);
 				break;
 			case SIGTERM:
 			case SIGINT:
-				if (quitting) {
+				if (quitting) {	/* again: the stop runs, so just kill */
 					warn("killing every worker");
 					for (w = workers; w; w = next) {
 						next = w->next;
 						killw(w);
 					}
-					stopped();
-					break;
 				}
 				quitting = 1;
-				if (stop.active)
+				if (busy == B_STOP)
 					stopped();
 				else
 					stopbegin(NULL, NULL);
@@ -1066,7 +1043,7 @@ hung(struct worker *w)
 	if (promote(s, w, why))
 		return;
 	logw(w, "%s", why);
-	if (!s->repl && !deploy.active)
+	if (!s->repl && busy != B_DEPLOY)
 		s->repl = spawn(w->id, s->suspended);
 }
 
@@ -1234,8 +1211,7 @@ resume(struct client *c, const struct request *r)
 		if (w->state == W_SUSPENDED)
 			become(w, W_ONLINE);
 	}
-	ipc_reply(c, "resumed %d worker%s", n, n == 1 ? "" : "s");
-	ipc_reply(c, "ok");
+	ipc_reply(c, "resumed %d worker%s\nok", n, n == 1 ? "" : "s");
 }
 
 /* An upstream block for Nginx, as the README advises: every public name,
@@ -1251,8 +1227,7 @@ nginx(struct client *c, const struct request *r)
 		ipc_reply(c, "\tserver unix:%s max_fails=0;", slots[i].path);
 	ipc_reply(c, "}");
 	ipc_reply(c, "# in the location: proxy_pass http://app; "
-	    "proxy_next_upstream error timeout;");
-	ipc_reply(c, "ok");
+	    "proxy_next_upstream error timeout;\nok");
 }
 
 static void
@@ -1280,9 +1255,9 @@ command(struct client *c, char *line)
 
 	if ((n = ipc_parse(line, &r, err, sizeof(err))) < 0)
 		ipc_reply(c, "error: %s", err);
-	else if (n && (commands[r.cmd].flags & F_BUSY) && (deploy.active || stop.active))
+	else if (n && (commands[r.cmd].flags & F_BUSY) && busy)
 		ipc_reply(c, "error: busy: a %s is under way",
-		    deploy.active ? "deploy" : "stop");
+		    busy == B_DEPLOY ? "deploy" : "stop");
 	else if (n)		/* (0: an empty line) */
 		handler[r.cmd](c, &r);
 }
@@ -1294,10 +1269,8 @@ onclient(struct client *c, short revents)
 	int r;
 
 	if (revents & POLLIN) {
-		if ((r = lines_fill(c->fd, &c->in)) < 0)
-			c->eof = 2;
-		else if (r == 0)
-			c->eof = 1;
+		if ((r = lines_fill(c->fd, &c->in)) <= 0)
+			c->eof = r < 0 ? 2 : 1;	/* gone, or shut down its side */
 		c->seen = now();
 	}
 	while (!c->waiting && c->outlen < OUTMAX && (r = lines_next(&c->in, &line)) != 0) {
@@ -1352,28 +1325,20 @@ fillpoll(void)
 		n++;
 	for (w = workers; w; w = w->next)
 		n++;
-	if (n > npfd) {
-		free(pfd);
-		if (!(pfd = calloc(n * 2, sizeof(*pfd))))
-			die("calloc:");
-		npfd = n * 2;
-	}
-	pfd[0].fd = selfpipe[0];
-	pfd[1].fd = acceptpause ? -1 : lfd;
-	pfd[0].events = pfd[1].events = POLLIN;
+	if (n > npfd && !(pfd = realloc(pfd, (npfd = n * 2) * sizeof(*pfd))))
+		die("realloc:");
+	/* Every revents 0 too: a poll(2) that fails (EINTR) leaves them. */
+	pfd[0] = (struct pollfd){ .fd = selfpipe[0], .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = acceptpause ? -1 : lfd, .events = POLLIN };
 	n = 2;
 	for (c = clients; c; c = c->next) {
-		pfd[n].fd = c->fd;
 		pfd[n].events = (!c->waiting && !c->eof && c->outlen < OUTMAX ? POLLIN : 0)
 		    | (c->outlen ? POLLOUT : 0);
-		if (!pfd[n].events)
-			pfd[n].fd = -1;
-		n++;
+		pfd[n].fd = pfd[n].events ? c->fd : -1;
+		pfd[n++].revents = 0;
 	}
-	for (w = workers; w; w = w->next) {
-		pfd[n].fd = w->chan;
-		pfd[n++].events = POLLIN;
-	}
+	for (w = workers; w; w = w->next)
+		pfd[n++] = (struct pollfd){ .fd = w->chan, .events = POLLIN };
 	return n;
 }
 
@@ -1418,7 +1383,7 @@ onio(struct pollfd *pfd, int n)
 static void
 setup(void)
 {
-	struct sigaction sa;
+	struct sigaction sa = { 0 };
 	struct dirent *e;
 	DIR *d;
 	int i, fd;
@@ -1439,7 +1404,6 @@ setup(void)
 		die("pipe:");
 	for (i = 0; i < 2; i++)
 		nonblock(selfpipe[i]);
-	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = onsignal;
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
@@ -1449,8 +1413,6 @@ setup(void)
 #ifdef PR_SET_CHILD_SUBREAPER
 	prctl(PR_SET_CHILD_SUBREAPER, 1);	/* workers' orphans come to us */
 #endif
-	if (!(slots = calloc(cfg.workers, sizeof(*slots))))
-		die("calloc:");
 	for (i = 0; i < cfg.workers; i++)
 		config_sockpath(&cfg, i, slots[i].path, sizeof(slots[i].path));
 }
