@@ -177,6 +177,10 @@ readargs(struct config *c, int argc, char *argv[])
 
 	for (i = 1; i < argc; i++) {
 		a = argv[i];
+		if ((a[0] != '-' || !a[1]) && i == 2 && commands[c->req.cmd].arg == A_COUNT) {
+			c->req.arg = ipc_count(a);	/* -1 if it is none */
+			continue;
+		}
 		if (a[0] != '-' || !a[1]) {
 			if (c->req.cmd || i > 1)
 				return fail("unexpected argument '%s' (see nodesockd --help)", a);
@@ -228,7 +232,9 @@ readargs(struct config *c, int argc, char *argv[])
 				    n ? " or " : "", commands[k].name);
 		return fail("%s goes with %s", flag, with);
 	}
-	c->req.flag = flag != NULL;
+	if (commands[c->req.cmd].arg == A_COUNT && c->req.arg <= 0)
+		return fail("%s needs N, from 1 to %d", argv[1], MAXWORKERS);
+	c->req.arg |= flag != NULL;
 	return 0;
 }
 
@@ -391,7 +397,7 @@ config_usage(void)
 	    "                 [-i FILE] [-w N] [-S N] [-d FD]\n", stdout);
 	for (cmd = commands + 1; cmd < commands + NCMDS; cmd++) {
 		printf("       nodesockd %s%s [-c FILE | -i FILE]\n", cmd->name,
-		    cmd->opt ? " [-u]" : "");
+		    cmd->opt ? " [-u]" : cmd->arg == A_COUNT ? " N" : "");
 		p += snprintf(p, list + sizeof(list) - p, "  %-10s %s\n",
 		    cmd->name, cmd->help);
 	}

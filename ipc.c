@@ -34,6 +34,8 @@ const struct command commands[NCMDS] = {
 	    "replace every worker with zero downtime (a deploy)" },
 	[C_RESUME]  = { "resume",  A_NONE, NULL, NULL, 0,
 	    "let suspended workers serve" },
+	[C_SCALE]   = { "scale",   A_COUNT, "N", NULL, F_BUSY,
+	    "grow or shrink to N workers" },
 	[C_STATUS]  = { "status",  A_NONE, NULL, NULL, 0,
 	    "print one line per worker" },
 	[C_NGINX]   = { "nginx",   A_NONE, NULL, NULL, 0,
@@ -42,14 +44,25 @@ const struct command commands[NCMDS] = {
 	    "send control lines from standard input and print every reply" },
 };
 
-/* Parse a control line into r. 1: a command, 0: an empty line, -1: none,
- * with a message in err. The line is cut into words in place. */
+/* A count of workers, "1" to MAXWORKERS; -1 if s is none. */
+int
+ipc_count(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	return *s >= '0' && *s <= '9' && !*end && v >= 1 && v <= MAXWORKERS ? v : -1;
+}
+
+/* Parse a control line into r, cut into words in place. 1: a command, 0:
+ * an empty line, -1: none, and in err why: unknown, or the command's usage. */
 int
 ipc_parse(char *line, struct request *r, char *err, size_t n)
 {
+	static const char *usage[] = { [A_NONE] = "usage: %s",
+	    [A_FLAG] = "usage: %s [%s]", [A_COUNT] = "usage: %s %s, from 1 to %d" };
 	const struct command *cmd;
-	char *name, *arg, *p, usage[256];
-	size_t len;
+	char *name, *arg, *p;
 	int k;
 
 	name = strtok(line, " \t");
@@ -68,16 +81,11 @@ ipc_parse(char *line, struct request *r, char *err, size_t n)
 	}
 	cmd = &commands[k];
 	r->cmd = k;
-	r->flag = arg && cmd->arg == A_FLAG && !strcmp(arg, cmd->word);
-	if (!strtok(NULL, " \t") && (!arg || r->flag))
+	r->arg = cmd->arg == A_COUNT ? (arg ? ipc_count(arg) : -1)
+	    : arg && cmd->arg == A_FLAG && !strcmp(arg, cmd->word);
+	if (!strtok(NULL, " \t") && (cmd->arg == A_COUNT ? r->arg > 0 : !arg || r->arg))
 		return 1;
-	for (len = 0, k = 1; k < NCMDS; k++)
-		if (!(commands[k].flags & F_CLI))
-			len += snprintf(usage + len, sizeof(usage) - len, "%s %s%s%s%s",
-			    len ? " |" : "", commands[k].name,
-			    commands[k].word ? " [" : "", commands[k].word ?
-			    commands[k].word : "", commands[k].word ? "]" : "");
-	snprintf(err, n, "usage:%s", usage);
+	snprintf(err, n, usage[cmd->arg], cmd->name, cmd->word, MAXWORKERS);
 	return -1;
 }
 
@@ -334,9 +342,11 @@ ipc_run(const char *path, const struct request *r, const char *hint)
 		warn("cannot reach the daemon at %s: %s%s", path, strerror(errno), hint);
 		return 2;
 	}
-	if (!ctl)
+	if (!ctl && cmd->arg == A_COUNT)
+		len = snprintf(out, sizeof(out), "%s %d\n", cmd->name, r->arg);
+	else if (!ctl)
 		len = snprintf(out, sizeof(out), "%s%s%s\n", cmd->name,
-		    r->flag ? " " : "", r->flag ? cmd->word : "");
+		    r->arg ? " " : "", r->arg ? cmd->word : "");
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	pfd[0].fd = fd;
 	pfd[1].fd = ctl ? 0 : -1;

@@ -3,12 +3,12 @@
  * nodesockd runs Node.js workers, each on a UNIX socket of its own, and
  * keeps a stable path to each for Nginx.
  *
- * There are cfg.workers slots. A slot has at most one published worker
- * (pub: its socket is what the public name points to) and at most one
- * replacement being started (repl). Workers no longer in a slot drain and
- * stop on their own timers until they are reaped. Every worker process is
- * on one list and in one state of enum wstate; every change of state goes
- * through become(), which also arms the state's deadline.
+ * There are cfg.workers slots, as many as scale asks. A slot has at most
+ * one published worker (pub: its socket is what the public name points to)
+ * and at most one replacement being started (repl). Workers no longer in a
+ * slot drain and stop on their own timers until they are reaped. Every
+ * worker process is on one list and in one state of enum wstate; every
+ * change of state goes through become(), which also arms its deadline.
  *
  * A deploy (the first start, "start", "restart", SIGHUP) gives every slot a
  * replacement and publishes them all only when all are online; if one
@@ -101,10 +101,6 @@ struct slot {
 	char path[SUNLEN];	/* the public name */
 };
 
-static void become(struct worker *w, enum wstate st);
-static void fail(struct worker *w, const char *fmt, ...);
-static void spares(void);
-
 /* The signals the daemon handles; a child gets them back at SIG_DFL. */
 static const int handled[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
 
@@ -117,9 +113,11 @@ static int selfpipe[2] = { -1, -1 };
 static int lfd = -1;		/* the control socket */
 static int running;		/* the workers should be up */
 static int quitting;		/* exit once every worker is gone */
-static enum { B_NONE, B_DEPLOY, B_STOP } busy;	/* what runs: one at a time */
+static enum { B_NONE, B_DEPLOY, B_STOP, B_SCALE } busy;	/* one at a time */
 static int toonline;		/* the deploy's replacements not yet online */
 static struct client *waiter;	/* who waits for its answer, or NULL */
+static const char *busyname[] = { [B_DEPLOY] = "deploy", [B_STOP] = "stop",
+	[B_SCALE] = "scale" };
 static long long acceptpause;	/* out of descriptors: accept again then */
 static int starved;		/* and it has been said */
 static char pubwhy[256];	/* why the last swap() failed */
@@ -330,6 +328,22 @@ child(struct worker *w, int fd, const sigset_t *mask)
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
+static void
+become(struct worker *w, enum wstate st)
+{
+	static const int *timeout[W_LEFT + 1] = {
+		[W_STARTING] = &cfg.onlinetimeout, [W_DRAINING] = &cfg.draindelay,
+		[W_STOPPING] = &cfg.shutdowntimeout, [W_REAPED] = &cfg.shutdowntimeout,
+	};
+
+	if (w->state != st && st != W_STARTING && st != W_REAPED)
+		logw(w, "%s", statename[st]);
+	w->state = st;
+	w->deadline = timeout[st] ? now() + *timeout[st] : 0;
+	if ((st == W_ONLINE || st == W_SUSPENDED) && cfg.watchdog)
+		w->deadline = (w->beat = now()) + cfg.watchdog;
+}
+
 /* A worker's private socket: its public name, ".PID". config_load made
  * sure that it fits. */
 static int
@@ -399,22 +413,6 @@ drop(struct worker *w)
 		;
 	*pp = w->next;
 	free(w);
-}
-
-static void
-become(struct worker *w, enum wstate st)
-{
-	static const int *timeout[W_LEFT + 1] = {
-		[W_STARTING] = &cfg.onlinetimeout, [W_DRAINING] = &cfg.draindelay,
-		[W_STOPPING] = &cfg.shutdowntimeout, [W_REAPED] = &cfg.shutdowntimeout,
-	};
-
-	if (w->state != st && st != W_STARTING && st != W_REAPED)
-		logw(w, "%s", statename[st]);
-	w->state = st;
-	w->deadline = timeout[st] ? now() + *timeout[st] : 0;
-	if ((st == W_ONLINE || st == W_SUSPENDED) && cfg.watchdog)
-		w->deadline = (w->beat = now()) + cfg.watchdog;
 }
 
 /* SIGKILL to a worker and its group. A group outlives its leader, but a
@@ -585,6 +583,10 @@ swap(struct slot *first, int n)
 	for (old = workers; old && s == slots + cfg.workers; old = old->next)
 		if (old->state == W_LEFT && !old->deadline)
 			old->deadline = now() + cfg.draindelay;
+	if (s == slots + cfg.workers && busy == B_SCALE) {
+		busy = B_NONE;
+		reply(&waiter, "ok", NULL);
+	}
 	/* tmpDir removed and made again takes the control socket with it. */
 	if (access(cfg.ipc, F_OK) < 0 && errno == ENOENT
 	    && (fd = ipc_listen(cfg.ipc)) >= 0) {
@@ -611,6 +613,71 @@ unpublishable(char *why, size_t n)
 			return snprintf(why, n, "%s exists and is not a symlink",
 			    slots[i].path);
 	return 0;
+}
+
+/* Keep cfg.standby standbys: start those missing, unless the back-off of
+ * a young death holds them. */
+static void
+spares(void)
+{
+	struct worker *w;
+	int n = 0;
+
+	for (w = workers; w; w = w->next)
+		n += w->id == STANDBY && w->state < W_DRAINING;
+	while (running && !spare.restart && n++ < cfg.standby && spawn(STANDBY, 1))
+		;
+	if (n <= cfg.standby && running && !spare.restart)
+		spare.restart = now() + BACKOFFMAX;	/* a spawn failed */
+}
+
+/* A replacement failed: it died, missed its deadline or could not be
+ * published (w is NULL when none was started; else the message is about
+ * "worker N", or "a standby"). A scale is answered why; in a deploy, every
+ * replacement goes and the published workers stay; a slot with none starts
+ * again after its back-off. A standby has a back-off of its own. */
+static void
+fail(struct worker *w, const char *fmt, ...)
+{
+	char why[256];
+	struct slot *s;
+	va_list ap;
+	int n = 0;
+
+	if (w)
+		n = snprintf(why, 32, w->id < 0 ? "a standby " : "worker %d ", w->id);
+	va_start(ap, fmt);
+	vsnprintf(why + n, sizeof(why) - n, fmt, ap);
+	va_end(ap);
+	if (w && w->state < W_KILLED)	/* not yet killed, nor reaped */
+		killw(w);
+	if (w && w->id < 0) {		/* a standby: on its own back-off */
+		warn("%s, restarting in %lldms", why, again(&spare,
+		    now() - w->born < YOUNG));
+		return;
+	}
+	if (w)
+		slots[w->id].repl = NULL;
+	if (busy == B_SCALE) {
+		busy = B_NONE;
+		reply(&waiter, "error: %s", why);
+	}
+	if (busy == B_DEPLOY) {
+		busy = B_NONE;
+		warn("deploy failed: %s", why);
+		reply(&waiter, "error: %s", why);
+		for (s = slots; s < slots + cfg.workers; s++)
+			if (s->repl) {
+				stopw(s->repl);
+				s->repl = NULL;
+			}
+	} else if (w) {
+		warn("%s", why);
+	}
+	for (s = slots; s < slots + cfg.workers; s++)
+		if (running && !s->pub && !s->repl && !s->restart)
+			warn("worker %d restarting in %lldms", (int)(s - slots),
+			    again(s, w && w->id == s - slots));
 }
 
 static void
@@ -661,22 +728,6 @@ deployend(void)
 	spares();
 }
 
-/* Keep cfg.standby standbys: start those missing, unless the back-off of
- * a young death holds them. */
-static void
-spares(void)
-{
-	struct worker *w;
-	int n = 0;
-
-	for (w = workers; w; w = w->next)
-		n += w->id == STANDBY && w->state < W_DRAINING;
-	while (running && !spare.restart && n++ < cfg.standby && spawn(STANDBY, 1))
-		;
-	if (n <= cfg.standby && running && !spare.restart)
-		spare.restart = now() + BACKOFFMAX;	/* a spawn failed */
-}
-
 /* Publish the oldest standby in slot s at once, in place of old (dead,
  * hung, or asking to go), with one rename(2), and start another behind
  * it. The standby learns its slot, then is resumed. 0 if none is ready. */
@@ -703,56 +754,11 @@ promote(struct slot *s, struct worker *old, const char *why)
 		return 0;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	logw(old, "%s; standby (pid %d) published as %s in %.1fms", why,
+	logw(old ? old : b, "%s; standby (pid %d) published as %s in %.1fms", why,
 	    (int)b->pid, s->path, (t1.tv_sec - t0.tv_sec) * 1e3
 	    + (t1.tv_nsec - t0.tv_nsec) / 1e6);
 	spares();
 	return 1;
-}
-
-/* A replacement failed: it died, missed its deadline or could not be
- * published (w is NULL when none was started; else the message is about
- * "worker N", or "a standby"). In a deploy, every replacement goes and the
- * published workers stay; a slot with none starts again after its
- * back-off. A standby has a back-off of its own. */
-static void
-fail(struct worker *w, const char *fmt, ...)
-{
-	char why[256];
-	struct slot *s;
-	va_list ap;
-	int n = 0;
-
-	if (w)
-		n = snprintf(why, 32, w->id < 0 ? "a standby " : "worker %d ", w->id);
-	va_start(ap, fmt);
-	vsnprintf(why + n, sizeof(why) - n, fmt, ap);
-	va_end(ap);
-	if (w && w->state < W_KILLED)	/* not yet killed, nor reaped */
-		killw(w);
-	if (w && w->id < 0) {		/* a standby: on its own back-off */
-		warn("%s, restarting in %lldms", why, again(&spare,
-		    now() - w->born < YOUNG));
-		return;
-	}
-	if (w)
-		slots[w->id].repl = NULL;
-	if (busy == B_DEPLOY) {
-		busy = B_NONE;
-		warn("deploy failed: %s", why);
-		reply(&waiter, "error: %s", why);
-		for (s = slots; s < slots + cfg.workers; s++)
-			if (s->repl) {
-				stopw(s->repl);
-				s->repl = NULL;
-			}
-	} else if (w) {
-		warn("%s", why);
-	}
-	for (s = slots; s < slots + cfg.workers; s++)
-		if (running && !s->pub && !s->repl && !s->restart)
-			warn("worker %d restarting in %lldms", (int)(s - slots),
-			    again(s, w && w->id == s - slots));
 }
 
 /* A worker said something on its channel. */
@@ -854,7 +860,7 @@ stopbegin(struct client *c, const struct request *r)
 
 	(void)r;
 	running = 0;
-	reply(&waiter, "error: interrupted by stop", NULL);	/* a deploy's */
+	reply(&waiter, "error: interrupted by stop", NULL);	/* a deploy's, a scale's */
 	busy = B_STOP;
 	if ((waiter = c))
 		c->waiting = 1;
@@ -1097,8 +1103,10 @@ ondeadlines(void)
 	for (s = slots; s < slots + cfg.workers; s++)
 		if (s->restart && s->restart <= t) {
 			s->restart = 0;
-			if (!(s->repl = spawn(s - slots, s->suspended)))
+			if (!(s->repl = spawn(s - slots, s->suspended))) {
 				s->restart = t + BACKOFFMAX;
+				fail(NULL, "worker %d could not be started", (int)(s - slots));
+			}
 		}
 	if (spare.restart && spare.restart <= t) {
 		spare.restart = 0;
@@ -1230,19 +1238,71 @@ nginx(struct client *c, const struct request *r)
 	    "proxy_next_upstream error timeout;\nok");
 }
 
+/* Grow or shrink to r->arg slots. The slots removed, the highest, lose
+ * their public names first; then their workers drain, as in a deploy. A
+ * slot added starts as after a death, a standby first, and is published
+ * once online. The answer comes when every slot is published. */
+static void
+scale(struct client *c, const struct request *r)
+{
+	char why[PATH_MAX + 64] = "";
+	struct slot *s, *end = slots + r->arg;
+	int was = cfg.workers;
+
+	for (s = slots + was; s < end; s++)
+		config_sockpath(&cfg, s - slots, s->path, sizeof(s->path));
+	cfg.workers = r->arg;
+	if (r->arg > 1 && !strstr(cfg.sockpat, "{worker}"))
+		snprintf(why, sizeof(why), "socketFile %s has no {worker}", cfg.sockpat);
+	else if (strlen(end[-1].path) + 8 >= SUNLEN)
+		snprintf(why, sizeof(why), "%s.PID: socket path longer than %d bytes",
+		    end[-1].path, SUNLEN - 1);
+	if (*why || (r->arg > was && unpublishable(why, sizeof(why)))) {
+		cfg.workers = was;
+		ipc_reply(c, "error: cannot scale: %s", why);
+		return;
+	}
+	warn("scale: from %d to %d worker%s", was, cfg.workers, cfg.workers > 1 ? "s" : "");
+	busy = B_SCALE;		/* until swap() has published every slot */
+	waiter = c;
+	c->waiting = 1;
+	for (s = end; s < slots + was; s++) {
+		rmours(s->path, S_IFLNK);
+		if (s->pub && s->pub->hung)
+			killw(s->pub);
+		else if (s->pub)
+			become(s->pub, W_DRAINING);
+		if (s->repl)
+			stopw(s->repl);
+		memset(s, 0, sizeof(*s));
+	}
+	/* A slot added: a standby, else a worker as after a death; none due if
+	 * a standby was published, though a failed promotion armed one. */
+	for (s = slots + was; s < end; s++) {
+		s->suspended = slots[0].suspended;
+		s->restart = running && !promote(s, NULL, "scaled up") ? now() : 0;
+	}
+	swap(slots, 0);		/* all published? then answer, and end the adopted */
+	if (busy == B_SCALE && (!running || r->arg <= was)) {
+		busy = B_NONE;
+		reply(&waiter, "ok", NULL);
+	}
+}
+
 static void
 start(struct client *c, const struct request *r)
 {
 	if (r->cmd == C_START && running)
 		ipc_reply(c, "already running\nok");
 	else
-		deploybegin(c, r->flag);
+		deploybegin(c, r->arg);
 }
 
 /* The daemon's side of each command of the table in ipc.c. */
 static void (*const handler[NCMDS])(struct client *, const struct request *) = {
 	[C_START] = start, [C_STOP] = stopbegin, [C_RESTART] = start,
-	[C_RESUME] = resume, [C_STATUS] = status, [C_NGINX] = nginx,
+	[C_RESUME] = resume, [C_SCALE] = scale, [C_STATUS] = status,
+	[C_NGINX] = nginx,
 };
 
 /* One line from a control client. */
@@ -1256,8 +1316,7 @@ command(struct client *c, char *line)
 	if ((n = ipc_parse(line, &r, err, sizeof(err))) < 0)
 		ipc_reply(c, "error: %s", err);
 	else if (n && (commands[r.cmd].flags & F_BUSY) && busy)
-		ipc_reply(c, "error: busy: a %s is under way",
-		    busy == B_DEPLOY ? "deploy" : "stop");
+		ipc_reply(c, "error: busy: a %s is under way", busyname[busy]);
 	else if (n)		/* (0: an empty line) */
 		handler[r.cmd](c, &r);
 }

@@ -67,7 +67,7 @@ helpsection() {
 	help=$(helpsection commands | awk '{ print $1 }' | sort)
 	man=$(section CONTROL | sed -n 's/^\.It Cm \([a-z]*\).*/\1/p' | sort)
 	[ "$help" = "$man" ] || { echo "--help: " $help; echo "man page:" $man; false; }
-	[ "$(echo "$help" | wc -l)" = 7 ]
+	[ "$(echo "$help" | wc -l)" = 8 ]
 	# And the synopsis of each is the same.
 	need mandoc
 	help=$("$NODESOCKD" --help | sed -n '/^usage:/,/^$/p' | sed 's/^usage://' |
@@ -116,11 +116,12 @@ helpsection() {
 		section "THE WORKER CHANNEL" | grep -q "^\.It Ev $v\>" || { echo "variable $v"; false; }
 	done
 	for msg in "already running" "busy: a %s is under way" "interrupted by stop" \
-	    "line too long" "unknown command" "resumed %d worker%s"; do
+	    "line too long" "unknown command" "resumed %d worker%s" "cannot scale: %s"; do
 		grep -q "$msg" "$ROOT/nodesockd.c" "$ROOT/ipc.c" || { echo "code lacks: $msg"; false; }
 	done
 	for msg in "already running" "busy: a deploy is under way" "busy: a stop is under way" \
-	    "interrupted by stop" "line too long" "unknown command" "resumed 2 workers"; do
+	    "interrupted by stop" "line too long" "unknown command" "resumed 2 workers" \
+	    "busy: a scale is under way" "error: cannot scale:"; do
 		grep -q "$msg" "$MAN" || { echo "man page lacks: $msg"; false; }
 	done
 	for s in SIGHUP SIGTERM SIGINT; do

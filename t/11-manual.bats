@@ -161,7 +161,7 @@ ere() {
 # pool CONTEXT: the file of the replies seen for the examples of CONTEXT.
 pool() {
 	case $1 in
-	start | stop | restart | resume | status | nginx) echo "replies.$1" ;;
+	start | stop | restart | resume | scale | status | nginx) echo "replies.$1" ;;
 	client) echo replies.client ;;
 	*) echo replies.all ;;
 	esac
@@ -193,8 +193,8 @@ ask() {
 	echo '{"script": "w.js", "workers": 2, "shutdownTimeout": 3000}' >app.json
 	: >replies.all
 	# The commands, as the page gives them.
-	commands=$(sed -n '/^\.Sh CONTROL/,/^\.Sh /s/^\.It Cm \([a-z]*\)\( Op Cm \([a-z]*\)\)\{0,1\}$/\1 \3/p' "$MAN")
-	[ "$(echo "$commands" | wc -l)" = 7 ]
+	commands=$(sed -n '/^\.Sh CONTROL/,/^\.Sh /s/^\.It Cm \([a-z]*\)\( Op Cm \([a-z]*\)\| Ar N\)\{0,1\}$/\1 \3/p' "$MAN")
+	[ "$(echo "$commands" | wc -l)" = 8 ]
 	start_daemon -c app.json
 	wait_for 10 grep -q 'deploy done' "$LOG"
 	while read -r cmd opt; do
@@ -209,6 +209,12 @@ ask() {
 			ask restart "$cmd $opt" ;;
 		resume)
 			ask resume "$cmd" ;;
+		scale)
+			ask scale "$cmd 3"
+			ask scale "$cmd 2"
+			echo precious >app.2.sock
+			ask scale "$cmd 3"
+			rm app.2.sock ;;
 		status | nginx)
 			ask "$cmd" "$cmd" ;;
 		ctl)
@@ -234,6 +240,16 @@ ask() {
 	"$NODESOCKD" restart -c app.json 2>>replies.client || true
 	wait_for 20 gone "$bg"
 	wait "$bg"
+	# And a scale.
+	n=$(count_log '\) started$')
+	"$NODESOCKD" scale 3 -c app.json 3>&- &
+	bg=$!
+	echo "$bg" >>pids
+	wait_for 10 logged $((n + 1)) '\) started$'
+	ask all restart
+	wait_for 20 gone "$bg"
+	wait "$bg"
+	"$NODESOCKD" scale 2 -c app.json
 	rm slow
 	touch stubborn
 	run -0 "$NODESOCKD" restart -c app.json

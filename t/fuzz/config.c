@@ -139,7 +139,9 @@ check(const struct config *c)
 	int i;
 
 	assert(c->req.cmd >= C_NONE && c->req.cmd < NCMDS);
-	assert(!c->req.flag || commands[c->req.cmd].arg == A_FLAG);
+	assert(!c->req.arg || commands[c->req.cmd].arg != A_NONE);
+	assert(commands[c->req.cmd].arg != A_COUNT
+	    || (c->req.arg >= 1 && c->req.arg <= MAXWORKERS));
 	assert(c->tmpdir[0] == '/' && c->ipc[0] == '/');
 	assert(strlen(c->ipc) < SUNLEN);
 	if (c->req.cmd != C_NONE)

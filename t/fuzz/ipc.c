@@ -6,7 +6,8 @@
  * its end is caught.  The result must be what a model of the protocol says:
  * 0 for a line of blanks; 1 for a command of the table that is not for the
  * command line only, with its word allowed (and told) after a command that
- * takes one, and nothing after the others; -1 otherwise, with "unknown command ..." when
+ * takes one, its count (1 to MAXWORKERS, required) after one that takes a
+ * count, and nothing after the others; -1 otherwise, with "unknown command ..." when
  * the first word is no command.  An error is one line of printable ASCII
  * that fits err, whatever its size; the parse is the same for every size of
  * err.  The model has its own list of the commands.
@@ -25,11 +26,12 @@
 
 #define MAXWORD	4
 
-/* Each command of the control lines, and the word it takes. */
+/* Each command of the control lines, and the word it takes; "N": a count. */
 static const char *names[][2] = {
 	[C_START] = { "start", "suspended" }, [C_STOP] = { "stop", NULL },
 	[C_RESTART] = { "restart", "suspended" }, [C_RESUME] = { "resume", NULL },
-	[C_STATUS] = { "status", NULL }, [C_NGINX] = { "nginx", NULL },
+	[C_SCALE] = { "scale", "N" }, [C_STATUS] = { "status", NULL },
+	[C_NGINX] = { "nginx", NULL },
 };
 
 /* Split s at blanks into at most MAXWORD words; return how many there were. */
@@ -61,6 +63,22 @@ is(const char *w, size_t wl, const char *lit)
 	return wl == strlen(lit) && !memcmp(w, lit, wl);
 }
 
+/* The count w[0..wl) says, if all digits and from 1 to MAXWORKERS; else -1. */
+static int
+count(const char *w, size_t wl)
+{
+	long v = 0;
+	size_t i;
+
+	for (i = 0; i < wl; i++) {
+		if (w[i] < '0' || w[i] > '9')
+			return -1;
+		if ((v = v * 10 + (w[i] - '0')) > MAXWORKERS)
+			v = MAXWORKERS + 1;
+	}
+	return wl && v >= 1 && v <= MAXWORKERS ? (int)v : -1;
+}
+
 /* What ipc_parse() should return for the line s[0..len). */
 static int
 model(const char *s, size_t len, struct request *r, int *unknown)
@@ -80,8 +98,12 @@ model(const char *s, size_t len, struct request *r, int *unknown)
 	}
 	r->cmd = k;
 	word = names[k][1];
-	r->flag = n >= 2 && word && is(w[1], wl[1], word);
-	if (n == 1 || (n == 2 && r->flag))
+	if (word && !strcmp(word, "N")) {
+		r->arg = n == 2 ? count(w[1], wl[1]) : -1;
+		return r->arg > 0 ? 1 : -1;
+	}
+	r->arg = n >= 2 && word && is(w[1], wl[1], word);
+	if (n == 1 || (n == 2 && r->arg))
 		return 1;
 	return -1;
 }
@@ -111,7 +133,7 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
 		assert(first == -2 || r == first);
 		first = r;
 		if (r > 0)
-			assert(got.cmd == want.cmd && got.flag == want.flag);
+			assert(got.cmd == want.cmd && got.arg == want.arg);
 		/* Nothing past the size it was given. */
 		assert(err[errsize[i]] == 'x');
 		if (r >= 0)
