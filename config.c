@@ -363,9 +363,9 @@ checknode(int k, const char *node)
 	if (!(path = getenv("PATH")))
 		path = "/usr/bin:/bin";
 	p = path;
-	do {
+	do {	/* an empty entry is ".", as for execvp(3) */
 		n = strcspn(p, ":");
-		if (snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, n ? p : ".", node)
+		if (snprintf(buf, sizeof(buf), "%.*s/%s", n ? (int)n : 1, n ? p : ".", node)
 		    < (int)sizeof(buf) && access(buf, X_OK) == 0)
 			return 0;
 		p += n;

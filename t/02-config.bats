@@ -69,6 +69,21 @@ bad() {
 	    "nodesockd: app.json:1:32: \"tmpDir\" $PWD/$long/nodesockd.ipc: socket path longer than 107 bytes"
 }
 
+@test "an empty entry in PATH is the current directory, as execvp(3) takes it" {
+	printf '#!/bin/sh\nexec sleep 1\n' >myprog
+	chmod +x myprog
+	printf '%s' '{"command": ["myprog"]}' >app.json
+	# Found, the start goes on to its next check, the control socket's.
+	echo precious >nodesockd.ipc
+	for p in ":/nonexistent" "/nonexistent:" "/nonexistent::/nonexistent"; do
+		run -1 timeout 10 env PATH="$p" "$NODESOCKD" -c app.json 3>&-
+		[ "$output" = "nodesockd: $PWD/nodesockd.ipc: exists and is not a socket" ]
+	done
+	run -1 timeout 10 env PATH=/nonexistent "$NODESOCKD" -c app.json 3>&-
+	[ "$output" = 'nodesockd: app.json:1:13: "command" myprog: not found in PATH' ]
+	[ "$(cat nodesockd.ipc)" = precious ]
+}
+
 @test "missing script, tmpDir and node are refused" {
 	bad '{"workers": 1}' 'nodesockd: no script: give -s SCRIPT, or "script" or "command" in the config file'
 	bad '{"script": "nope.js"}' "nodesockd: app.json:1:12: \"script\" $PWD/nope.js: No such file or directory"
