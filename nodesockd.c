@@ -658,14 +658,10 @@ fail(struct worker *w, const char *fmt, ...)
 	}
 	if (w)
 		slots[w->id].repl = NULL;
-	if (busy == B_SCALE) {
-		busy = B_NONE;
+	if (busy == B_SCALE || busy == B_DEPLOY)	/* answered why, and over */
 		reply(&waiter, "error: %s", why);
-	}
 	if (busy == B_DEPLOY) {
-		busy = B_NONE;
 		warn("deploy failed: %s", why);
-		reply(&waiter, "error: %s", why);
 		for (s = slots; s < slots + cfg.workers; s++)
 			if (s->repl) {
 				stopw(s->repl);
@@ -674,6 +670,8 @@ fail(struct worker *w, const char *fmt, ...)
 	} else if (w) {
 		warn("%s", why);
 	}
+	if (busy != B_STOP)
+		busy = B_NONE;
 	for (s = slots; s < slots + cfg.workers; s++)
 		if (running && !s->pub && !s->repl && !s->restart)
 			warn("worker %d restarting in %lldms", (int)(s - slots),
