@@ -458,15 +458,17 @@ stopw(struct worker *w)
 	become(w, W_STOPPING);
 }
 
-/* Answer the client in *cp, if any, and let it send again; fmt takes s. */
+/* What busy was is over: answer the client waiting for it, if any, and
+ * let it send again; fmt takes s. */
 static void
-reply(struct client **cp, const char *fmt, const char *s)
+over(const char *fmt, const char *s)
 {
-	if (!*cp)
+	busy = B_NONE;
+	if (!waiter)
 		return;
-	ipc_reply(*cp, fmt, s);
-	(*cp)->waiting = 0;
-	*cp = NULL;
+	ipc_reply(waiter, fmt, s);
+	waiter->waiting = 0;
+	waiter = NULL;
 }
 
 /* Tell the init what changed, once a turn: a datagram in sd_notify(3)'s
@@ -578,15 +580,6 @@ swap(struct slot *first, int n)
 		else if (old)
 			become(old, W_DRAINING);
 	}
-	for (s = slots; s < slots + cfg.workers && s->pub; s++)
-		;
-	for (old = workers; old && s == slots + cfg.workers; old = old->next)
-		if (old->state == W_LEFT && !old->deadline)
-			old->deadline = now() + cfg.draindelay;
-	if (s == slots + cfg.workers && busy == B_SCALE) {
-		busy = B_NONE;
-		reply(&waiter, "ok", NULL);
-	}
 	/* tmpDir removed and made again takes the control socket with it. */
 	if (access(cfg.ipc, F_OK) < 0 && errno == ENOENT
 	    && (fd = ipc_listen(cfg.ipc)) >= 0) {
@@ -658,8 +651,6 @@ fail(struct worker *w, const char *fmt, ...)
 	}
 	if (w)
 		slots[w->id].repl = NULL;
-	if (busy == B_SCALE || busy == B_DEPLOY)	/* answered why, and over */
-		reply(&waiter, "error: %s", why);
 	if (busy == B_DEPLOY) {
 		warn("deploy failed: %s", why);
 		for (s = slots; s < slots + cfg.workers; s++)
@@ -670,8 +661,8 @@ fail(struct worker *w, const char *fmt, ...)
 	} else if (w) {
 		warn("%s", why);
 	}
-	if (busy != B_STOP)
-		busy = B_NONE;
+	if (busy == B_SCALE || busy == B_DEPLOY)	/* answered why, and over */
+		over("error: %s", why);
 	for (s = slots; s < slots + cfg.workers; s++)
 		if (running && !s->pub && !s->repl && !s->restart)
 			warn("worker %d restarting in %lldms", (int)(s - slots),
@@ -684,16 +675,16 @@ deploybegin(struct client *c, int suspended)
 	char why[PATH_MAX + 64];
 	struct slot *s;
 
+	if ((waiter = c))
+		c->waiting = 1;
 	if (unpublishable(why, sizeof(why))) {
 		warn("deploy failed: cannot publish: %s", why);
-		reply(&c, "error: cannot publish: %s", why);
+		over("error: cannot publish: %s", why);
 		return;
 	}
 	running = 1;
 	busy = B_DEPLOY;
 	toonline = cfg.workers;
-	if ((waiter = c))
-		c->waiting = 1;
 	for (s = slots; s < slots + cfg.workers; s++) {
 		s->restart = 0;
 		s->suspended = suspended;
@@ -715,10 +706,9 @@ deployend(void)
 		fail(NULL, "cannot publish: %s", pubwhy);
 		return;
 	}
-	busy = B_NONE;
 	warn("deploy done: %d worker%s online%s", cfg.workers,
 	    cfg.workers > 1 ? "s" : "", slots[0].suspended ? ", suspended" : "");
-	reply(&waiter, "ok", NULL);
+	over("ok", NULL);
 	/* The standbys, of the code deployed. */
 	for (w = workers; w; w = w->next)
 		if (w->id == STANDBY)
@@ -825,17 +815,27 @@ readchan(struct worker *w)
 	}
 }
 
-/* Once a stop has seen every worker go: answer, and exit if asked to. */
+/* Once a turn, before the daemon waits. Every slot published: a scale is
+ * done, and the earlier daemon's workers may go. Every worker gone: a stop
+ * is done, and the daemon exits if asked to. */
 static void
-stopped(void)
+settled(void)
 {
 	struct client *c;
+	struct worker *w;
+	int i;
 
+	for (i = 0; i < cfg.workers && slots[i].pub; i++)
+		;
+	for (w = workers; w && i == cfg.workers; w = w->next)
+		if (w->state == W_LEFT && !w->deadline)
+			w->deadline = now() + cfg.draindelay;
+	if (busy == B_SCALE && i == cfg.workers)
+		over("ok", NULL);
 	if (busy != B_STOP || workers)
 		return;
-	busy = B_NONE;
 	warn("stopped");
-	reply(&waiter, "ok", NULL);
+	over("ok", NULL);
 	if (!quitting)
 		return;
 	notify();	/* STOPPING=1, if no turn has told it yet */
@@ -858,7 +858,7 @@ stopbegin(struct client *c, const struct request *r)
 
 	(void)r;
 	running = 0;
-	reply(&waiter, "error: interrupted by stop", NULL);	/* a deploy's, a scale's */
+	over("error: interrupted by stop", NULL);	/* a deploy's, a scale's */
 	busy = B_STOP;
 	if ((waiter = c))
 		c->waiting = 1;
@@ -870,7 +870,6 @@ stopbegin(struct client *c, const struct request *r)
 	spare.restart = 0;
 	for (w = workers; w; w = w->next)
 		stopw(w);
-	stopped();
 }
 
 /* A daemon killed hard leaves its workers running. Its run file, if it is
@@ -984,7 +983,6 @@ reap(void)
 		if (w->state == W_REAPED && kill(-w->pid, 0) < 0)
 			drop(w);
 	}
-	stopped();
 }
 
 static void
@@ -1016,9 +1014,7 @@ onsignals(void)
 					}
 				}
 				quitting = 1;
-				if (busy == B_STOP)
-					stopped();
-				else
+				if (busy != B_STOP)
 					stopbegin(NULL, NULL);
 				break;
 			}
@@ -1110,7 +1106,6 @@ ondeadlines(void)
 		spare.restart = 0;
 		spares();
 	}
-	stopped();
 }
 
 static void
@@ -1261,9 +1256,6 @@ scale(struct client *c, const struct request *r)
 		return;
 	}
 	warn("scale: from %d to %d worker%s", was, cfg.workers, cfg.workers > 1 ? "s" : "");
-	busy = B_SCALE;		/* until swap() has published every slot */
-	waiter = c;
-	c->waiting = 1;
 	for (s = end; s < slots + was; s++) {
 		rmours(s->path, S_IFLNK);
 		if (s->pub && s->pub->hung)
@@ -1274,16 +1266,18 @@ scale(struct client *c, const struct request *r)
 			stopw(s->repl);
 		memset(s, 0, sizeof(*s));
 	}
+	if (!running || r->arg <= was) {
+		ipc_reply(c, "ok");
+		return;
+	}
+	busy = B_SCALE;		/* until settled() sees every slot published */
+	waiter = c;
+	c->waiting = 1;
 	/* A slot added: a standby, else a worker as after a death; none due if
 	 * a standby was published, though a failed promotion armed one. */
 	for (s = slots + was; s < end; s++) {
 		s->suspended = slots[0].suspended;
-		s->restart = running && !promote(s, NULL, "scaled up") ? now() : 0;
-	}
-	swap(slots, 0);		/* all published? then answer, and end the adopted */
-	if (busy == B_SCALE && (!running || r->arg <= was)) {
-		busy = B_NONE;
-		reply(&waiter, "ok", NULL);
+		s->restart = promote(s, NULL, "scaled up") ? 0 : now();
 	}
 }
 
@@ -1501,6 +1495,7 @@ main(int argc, char *argv[])
 	    cfg.workers, cfg.workers > 1 ? "s" : "", cfg.cmd ? cfg.node : cfg.script, cfg.ipc);
 	deploybegin(NULL, 0);
 	for (;;) {
+		settled();
 		notify();	/* what the last turn changed, before we wait */
 		n = fillpoll();
 		if (poll(pfd, n, timeout()) < 0 && errno != EINTR)
