@@ -77,6 +77,7 @@ static struct setting {
 	char str[PATH_MAX];
 	long long num;
 } settings[NKEYS];
+#define str(k, def)	(settings[k].set ? settings[k].str : (def))
 
 /* Every command and option in the same words as in nodesockd.1, which
  * t/07-ship.bats checks; the commands come from their table. */
@@ -149,29 +150,12 @@ badnum(int k, long long v)
 	    range[k][2]);
 }
 
-static int
-setopt(int k, const char *arg)
-{
-	char *end;
-
-	settings[k].set = 1;
-	if (!*arg)
-		return bad(k, "must not be empty");
-	if (snprintf(settings[k].str, PATH_MAX, "%s", arg) >= PATH_MAX)
-		return bad(k, "is too long");
-	errno = 0;
-	settings[k].num = strtoll(arg, &end, 10);
-	if (keys[k].type == J_NUMBER && (*arg < '0' || *arg > '9' || *end || errno))
-		return badnum(k, range[k][1] - 1);
-	return 0;
-}
-
 /* Read argv: a command word, options in short, long and --long=VALUE forms. */
 static int
 readargs(struct config *c, int argc, char *argv[])
 {
 	const char *a, *arg, *eq, *flag = NULL;
-	char with[128];
+	char with[128], *end;
 	size_t n;
 	int i, k;
 
@@ -221,8 +205,15 @@ readargs(struct config *c, int argc, char *argv[])
 			return fail("unknown option '%s' (see nodesockd --help)", a);
 		if (!arg && (arg = argv[++i]) == NULL)
 			return fail("option '%s' needs a value", a);
-		if (setopt(k, arg) < 0)
-			return -1;
+		settings[k].set = 1;
+		if (!*arg)
+			return bad(k, "must not be empty");
+		if (snprintf(settings[k].str, PATH_MAX, "%s", arg) >= PATH_MAX)
+			return bad(k, "is too long");
+		errno = 0;
+		settings[k].num = strtoll(arg, &end, 10);
+		if (keys[k].type == J_NUMBER && (*arg < '0' || *arg > '9' || *end || errno))
+			return badnum(k, range[k][1] - 1);
 	}
 	if (flag && (!c->req.cmd || !commands[c->req.cmd].opt
 	    || strcmp(flag, commands[c->req.cmd].opt))) {
@@ -315,12 +306,6 @@ resolve(int k, char *dst, const char *base, const char *p)
 {
 	return snprintf(dst, PATH_MAX, "%s%s%s", p[0] == '/' ? "" : base,
 	    p[0] == '/' ? "" : "/", p) >= PATH_MAX ? bad(k, "path is too long") : 0;
-}
-
-static const char *
-str(int k, const char *def)
-{
-	return settings[k].set ? settings[k].str : def;
 }
 
 static int

@@ -25,8 +25,10 @@
  * input and decode escapes without checking them again.  Start reading
  * json_parse().
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nodesockd.h"
@@ -407,27 +409,18 @@ json_streq(const char *s, const struct jtok *t, const char *lit)
 	return json_str(s, t, buf, sizeof(buf)) >= 0 && !strcmp(buf, lit);
 }
 
-/* Digits are added as negatives, so LLONG_MIN fits too. */
+/* By strtoll(3), on a copy: the input goes on after the token. */
 int
 json_int(const char *s, const struct jtok *t, long long *v)
 {
-	long long x = 0;
-	int i, d, neg;
+	char buf[64], *end;
+	int n = t->end - t->start;
 
-	if (t->type != J_NUMBER)
+	if (t->type != J_NUMBER || n >= (int)sizeof(buf))
 		return -1;
-	neg = s[t->start] == '-';
-	for (i = t->start + neg; i < t->end; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		d = s[i] - '0';
-		if (x < LLONG_MIN / 10 ||
-		    (x == LLONG_MIN / 10 && d > -(LLONG_MIN % 10)))
-			return -1;
-		x = x * 10 - d;
-	}
-	if (!neg && x == LLONG_MIN)
-		return -1;
-	*v = neg ? x : -x;
-	return 0;
+	memcpy(buf, s + t->start, n);
+	buf[n] = '\0';
+	errno = 0;
+	*v = strtoll(buf, &end, 10);
+	return *end || errno ? -1 : 0;
 }

@@ -176,10 +176,8 @@ onsignal(int sig)
 {
 	int saved = errno;
 	unsigned char c = sig;
-	ssize_t r;
 
-	r = write(selfpipe[1], &c, 1);	/* if full, a wake-up is pending */
-	(void)r;
+	write(selfpipe[1], &c, 1);	/* if full, a wake-up is pending */
 	errno = saved;
 }
 
@@ -669,12 +667,17 @@ fail(struct worker *w, const char *fmt, ...)
 			    again(s, w && w->id == s - slots));
 }
 
+/* The handler of start and restart; r is NULL for main()'s and SIGHUP's. */
 static void
-deploybegin(struct client *c, int suspended)
+deploybegin(struct client *c, const struct request *r)
 {
 	char why[PATH_MAX + 64];
 	struct slot *s;
 
+	if (r && r->cmd == C_START && running) {
+		ipc_reply(c, "already running\nok");
+		return;
+	}
 	if ((waiter = c))
 		c->waiting = 1;
 	if (unpublishable(why, sizeof(why))) {
@@ -687,10 +690,10 @@ deploybegin(struct client *c, int suspended)
 	toonline = cfg.workers;
 	for (s = slots; s < slots + cfg.workers; s++) {
 		s->restart = 0;
-		s->suspended = suspended;
+		s->suspended = r && r->arg;
 		if (s->repl)
 			stopw(s->repl);
-		if (!(s->repl = spawn(s - slots, suspended))) {
+		if (!(s->repl = spawn(s - slots, s->suspended))) {
 			fail(NULL, "worker %d could not be started", (int)(s - slots));
 			return;
 		}
@@ -1002,7 +1005,7 @@ onsignals(void)
 				if (busy)
 					warn("SIGHUP ignored: busy");
 				else
-					deploybegin(NULL, 0);
+					deploybegin(NULL, NULL);
 				break;
 			case SIGTERM:
 			case SIGINT:
@@ -1281,18 +1284,9 @@ scale(struct client *c, const struct request *r)
 	}
 }
 
-static void
-start(struct client *c, const struct request *r)
-{
-	if (r->cmd == C_START && running)
-		ipc_reply(c, "already running\nok");
-	else
-		deploybegin(c, r->arg);
-}
-
 /* The daemon's side of each command of the table in ipc.c. */
 static void (*const handler[NCMDS])(struct client *, const struct request *) = {
-	[C_START] = start, [C_STOP] = stopbegin, [C_RESTART] = start,
+	[C_START] = deploybegin, [C_STOP] = stopbegin, [C_RESTART] = deploybegin,
 	[C_RESUME] = resume, [C_SCALE] = scale, [C_STATUS] = status,
 	[C_NGINX] = nginx,
 };
@@ -1493,7 +1487,7 @@ main(int argc, char *argv[])
 	adopt();
 	warn("version %s, %d worker%s of %s, control socket %s", VERSION,
 	    cfg.workers, cfg.workers > 1 ? "s" : "", cfg.cmd ? cfg.node : cfg.script, cfg.ipc);
-	deploybegin(NULL, 0);
+	deploybegin(NULL, NULL);
 	for (;;) {
 		settled();
 		notify();	/* what the last turn changed, before we wait */
