@@ -161,8 +161,8 @@ readargs(struct config *c, int argc, char *argv[])
 
 	for (i = 1; i < argc; i++) {
 		a = argv[i];
-		if ((a[0] != '-' || !a[1]) && i == 2 && commands[c->req.cmd].arg == A_COUNT) {
-			c->req.arg = ipc_count(a);	/* -1 if it is none */
+		if ((a[0] != '-' || !a[1]) && i == 2 && commands[c->req.cmd].arg >= A_COUNT0) {
+			c->req.arg = ipc_count(a, commands[c->req.cmd].arg - A_COUNT0);
 			continue;
 		}
 		if (a[0] != '-' || !a[1]) {
@@ -173,6 +173,7 @@ readargs(struct config *c, int argc, char *argv[])
 			if (k == NCMDS)
 				return fail("unknown command '%s' (see nodesockd --help)", a);
 			c->req.cmd = k;
+			c->req.arg = -(commands[k].arg >= A_COUNT0);	/* no count yet */
 			continue;
 		}
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")
@@ -223,8 +224,9 @@ readargs(struct config *c, int argc, char *argv[])
 				    n ? " or " : "", commands[k].name);
 		return fail("%s goes with %s", flag, with);
 	}
-	if (commands[c->req.cmd].arg == A_COUNT && c->req.arg <= 0)
-		return fail("%s needs N, from 1 to %d", argv[1], MAXWORKERS);
+	if (commands[c->req.cmd].arg >= A_COUNT0 && c->req.arg < 0)
+		return fail("%s needs N, from %d to %d", argv[1],
+		    commands[c->req.cmd].arg - A_COUNT0, MAXWORKERS);
 	c->req.arg |= flag != NULL;
 	return 0;
 }
@@ -382,7 +384,7 @@ config_usage(void)
 	    "                 [-i FILE] [-w N] [-S N] [-d FD]\n", stdout);
 	for (cmd = commands + 1; cmd < commands + NCMDS; cmd++) {
 		printf("       nodesockd %s%s [-c FILE | -i FILE]\n", cmd->name,
-		    cmd->opt ? " [-u]" : cmd->arg == A_COUNT ? " N" : "");
+		    cmd->opt ? " [-u]" : cmd->arg >= A_COUNT0 ? " N" : "");
 		p += snprintf(p, list + sizeof(list) - p, "  %-10s %s\n",
 		    cmd->name, cmd->help);
 	}

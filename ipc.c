@@ -34,8 +34,10 @@ const struct command commands[NCMDS] = {
 	    "replace every worker with zero downtime (a deploy)" },
 	[C_RESUME]  = { "resume",  A_NONE, NULL, NULL, 0,
 	    "let suspended workers serve" },
-	[C_SCALE]   = { "scale",   A_COUNT, "N", NULL, F_BUSY,
+	[C_SCALE]   = { "scale",   A_COUNT1, "N", NULL, F_BUSY,
 	    "grow or shrink to N workers" },
+	[C_STANDBY] = { "standby", A_COUNT0, "N", NULL, F_BUSY,
+	    "keep N standby workers" },
 	[C_STATUS]  = { "status",  A_NONE, NULL, NULL, 0,
 	    "print one line per worker" },
 	[C_NGINX]   = { "nginx",   A_NONE, NULL, NULL, 0,
@@ -44,14 +46,14 @@ const struct command commands[NCMDS] = {
 	    "send control lines from standard input and print every reply" },
 };
 
-/* A count of workers, "1" to MAXWORKERS; -1 if s is none. */
+/* A count of workers, min to MAXWORKERS; -1 if s is none. */
 int
-ipc_count(const char *s)
+ipc_count(const char *s, int min)
 {
 	char *end;
 	long v = strtol(s, &end, 10);
 
-	return *s >= '0' && *s <= '9' && !*end && v >= 1 && v <= MAXWORKERS ? v : -1;
+	return *s >= '0' && *s <= '9' && !*end && v >= min && v <= MAXWORKERS ? v : -1;
 }
 
 /* Parse a control line into r, cut into words in place. 1: a command, 0:
@@ -59,8 +61,8 @@ ipc_count(const char *s)
 int
 ipc_parse(char *line, struct request *r, char *err, size_t n)
 {
-	static const char *usage[] = { [A_NONE] = "usage: %s",
-	    [A_FLAG] = "usage: %s [%s]", [A_COUNT] = "usage: %s %s, from 1 to %d" };
+	static const char *usage[] = { [A_NONE] = "usage: %s", [A_FLAG] = "usage: %s [%s]",
+	    [A_COUNT0] = "usage: %s %s, from 0 to %d", [A_COUNT1] = "usage: %s %s, from 1 to %d" };
 	const struct command *cmd;
 	char *name, *arg, *p;
 	int k;
@@ -81,9 +83,9 @@ ipc_parse(char *line, struct request *r, char *err, size_t n)
 	}
 	cmd = &commands[k];
 	r->cmd = k;
-	r->arg = cmd->arg == A_COUNT ? (arg ? ipc_count(arg) : -1)
+	r->arg = cmd->arg >= A_COUNT0 ? (arg ? ipc_count(arg, cmd->arg - A_COUNT0) : -1)
 	    : arg && cmd->arg == A_FLAG && !strcmp(arg, cmd->word);
-	if (!strtok(NULL, " \t") && (cmd->arg == A_COUNT ? r->arg > 0 : !arg || r->arg))
+	if (!strtok(NULL, " \t") && (cmd->arg >= A_COUNT0 ? r->arg >= 0 : !arg || r->arg))
 		return 1;
 	snprintf(err, n, usage[cmd->arg], cmd->name, cmd->word, MAXWORKERS);
 	return -1;
@@ -337,7 +339,7 @@ ipc_run(const char *path, const struct request *r, const char *hint)
 		warn("cannot reach the daemon at %s: %s%s", path, strerror(errno), hint);
 		return 2;
 	}
-	if (!ctl && cmd->arg == A_COUNT)
+	if (!ctl && cmd->arg >= A_COUNT0)
 		len = snprintf(out, sizeof(out), "%s %d\n", cmd->name, r->arg);
 	else if (!ctl)
 		len = snprintf(out, sizeof(out), "%s%s%s\n", cmd->name,

@@ -113,11 +113,11 @@ static int selfpipe[2] = { -1, -1 };
 static int lfd = -1;		/* the control socket */
 static int running;		/* the workers should be up */
 static int quitting;		/* exit once every worker is gone */
-static enum { B_NONE, B_DEPLOY, B_STOP, B_SCALE } busy;	/* one at a time */
+static enum { B_NONE, B_DEPLOY, B_STOP, B_SCALE, B_STANDBY } busy;	/* one at a time */
 static int toonline;		/* the deploy's replacements not yet online */
 static struct client *waiter;	/* who waits for its answer, or NULL */
 static const char *busyname[] = { [B_DEPLOY] = "deploy", [B_STOP] = "stop",
-	[B_SCALE] = "scale" };
+	[B_SCALE] = "scale", [B_STANDBY] = "change of standbys" };
 static long long acceptpause;	/* out of descriptors: accept again then */
 static int starved;		/* and it has been said */
 static char pubwhy[256];	/* why the last swap() failed */
@@ -645,6 +645,8 @@ fail(struct worker *w, const char *fmt, ...)
 	if (w && w->id < 0) {		/* a standby: on its own back-off */
 		warn("%s, restarting in %lldms", why, again(&spare,
 		    now() - w->born < YOUNG));
+		if (busy == B_STANDBY)
+			over("error: %s", why);
 		return;
 	}
 	if (w)
@@ -819,22 +821,28 @@ readchan(struct worker *w)
 }
 
 /* Once a turn, before the daemon waits. Every slot published: a scale is
- * done, and the earlier daemon's workers may go. Every worker gone: a stop
- * is done, and the daemon exits if asked to. */
+ * done, and the earlier daemon's workers may go. Every standby ready, or
+ * the workers stopped: a change of standbys is done. Every worker gone: a
+ * stop is done, and the daemon exits if asked to. */
 static void
 settled(void)
 {
 	struct client *c;
 	struct worker *w;
-	int i;
+	int i, n = 0;
 
 	for (i = 0; i < cfg.workers && slots[i].pub; i++)
 		;
-	for (w = workers; w && i == cfg.workers; w = w->next)
-		if (w->state == W_LEFT && !w->deadline)
+	for (w = workers; w; w = w->next) {
+		n += w->id == STANDBY && w->state == W_SUSPENDED;
+		if (w->state == W_LEFT && !w->deadline && i == cfg.workers)
 			w->deadline = now() + cfg.draindelay;
-	if (busy == B_SCALE && i == cfg.workers)
+	}
+	if ((busy == B_SCALE && i == cfg.workers)
+	    || (busy == B_STANDBY && (n >= cfg.standby || !running)))
 		over("ok", NULL);
+	else if (busy == B_STANDBY && spare.restart)	/* spares() could not spawn */
+		over("error: a standby could not be started", NULL);
 	if (busy != B_STOP || workers)
 		return;
 	warn("stopped");
@@ -1284,11 +1292,33 @@ scale(struct client *c, const struct request *r)
 	}
 }
 
+/* Keep r->arg standbys: the newest of those beyond go; those missing start
+ * at once, back-off or not. The answer comes once all are ready. */
+static void
+standby(struct client *c, const struct request *r)
+{
+	struct worker *w;
+	int n = 0;
+
+	warn("standby: from %d to %d", cfg.standby, r->arg);
+	cfg.standby = r->arg;
+	for (w = workers; w; w = w->next)
+		n += w->id == STANDBY && w->state < W_DRAINING;
+	for (w = workers; w; w = w->next)	/* the first n - N met go */
+		if (w->id == STANDBY && w->state < W_DRAINING && n-- > cfg.standby)
+			stopw(w);
+	spare.restart = 0;
+	spares();
+	busy = B_STANDBY;
+	waiter = c;
+	c->waiting = 1;
+}
+
 /* The daemon's side of each command of the table in ipc.c. */
 static void (*const handler[NCMDS])(struct client *, const struct request *) = {
 	[C_START] = deploybegin, [C_STOP] = stopbegin, [C_RESTART] = deploybegin,
-	[C_RESUME] = resume, [C_SCALE] = scale, [C_STATUS] = status,
-	[C_NGINX] = nginx,
+	[C_RESUME] = resume, [C_SCALE] = scale, [C_STANDBY] = standby,
+	[C_STATUS] = status, [C_NGINX] = nginx,
 };
 
 /* One line from a control client. */

@@ -30,16 +30,16 @@ int json_int(const char *s, const struct jtok *t, long long *v);
 
 /* ipc.c: the commands, in one table that the command line's parser,
  * --help, the control-line parser and the daemon's dispatch all read. */
-enum cmd { C_NONE, C_START, C_STOP, C_RESTART, C_RESUME, C_SCALE, C_STATUS,
-	C_NGINX, C_CTL, NCMDS, C_HELP = NCMDS, C_VERSION };
-enum { A_NONE, A_FLAG, A_COUNT };	/* what a command takes */
+enum cmd { C_NONE, C_START, C_STOP, C_RESTART, C_RESUME, C_SCALE, C_STANDBY,
+	C_STATUS, C_NGINX, C_CTL, NCMDS, C_HELP = NCMDS, C_VERSION };
+enum { A_NONE, A_FLAG, A_COUNT0, A_COUNT1 };	/* a count from 0 or from 1 */
 #define F_BUSY	1	/* refused while a deploy or a stop runs */
 #define F_CLI	2	/* on the command line only, no control line */
 
 struct command {
 	const char *name;
-	int arg;		/* A_FLAG: a word, or not; A_COUNT: 1 to MAXWORKERS */
-	const char *word;	/* A_FLAG: on a control line; A_COUNT: "N" */
+	int arg;		/* A_FLAG: a word, or not; A_COUNT*: to MAXWORKERS */
+	const char *word;	/* A_FLAG: on a control line; A_COUNT*: "N" */
 	const char *opt;	/* A_FLAG: on the command line (-u: --suspended) */
 	int flags;
 	const char *help;
@@ -47,7 +47,7 @@ struct command {
 
 struct request {
 	int cmd;		/* enum cmd; C_NONE: run the daemon */
-	int arg;		/* A_FLAG: 1 if its word was given; A_COUNT: the count */
+	int arg;		/* A_FLAG: 1 if its word was given; A_COUNT*: the count */
 };
 
 extern const struct command commands[NCMDS];
@@ -102,7 +102,7 @@ int lines_fill(int fd, struct lines *l);
 void nonblock(int fd);
 int lines_next(struct lines *l, char **line);
 int ipc_parse(char *line, struct request *r, char *err, size_t n);
-int ipc_count(const char *s);
+int ipc_count(const char *s, int min);
 struct sockaddr_un;
 int ipc_addr(struct sockaddr_un *sa, const char *path);
 int ipc_alive(const char *path);

@@ -67,7 +67,7 @@ helpsection() {
 	help=$(helpsection commands | awk '{ print $1 }' | sort)
 	man=$(section CONTROL | sed -n 's/^\.It Cm \([a-z]*\).*/\1/p' | sort)
 	[ "$help" = "$man" ] || { echo "--help: " $help; echo "man page:" $man; false; }
-	[ "$(echo "$help" | wc -l)" = 8 ]
+	[ "$(echo "$help" | wc -l)" = 9 ]
 	# And the synopsis of each is the same.
 	need mandoc
 	help=$("$NODESOCKD" --help | sed -n '/^usage:/,/^$/p' | sed 's/^usage://' |
@@ -116,12 +116,14 @@ helpsection() {
 		section "THE WORKER CHANNEL" | grep -q "^\.It Ev $v\>" || { echo "variable $v"; false; }
 	done
 	for msg in "already running" "busy: a %s is under way" "interrupted by stop" \
-	    "line too long" "unknown command" "resumed %d worker%s" "cannot scale: %s"; do
+	    "line too long" "unknown command" "resumed %d worker%s" "cannot scale: %s" \
+	    "a standby could not be started"; do
 		grep -q "$msg" "$ROOT/nodesockd.c" "$ROOT/ipc.c" || { echo "code lacks: $msg"; false; }
 	done
 	for msg in "already running" "busy: a deploy is under way" "busy: a stop is under way" \
 	    "interrupted by stop" "line too long" "unknown command" "resumed 2 workers" \
-	    "busy: a scale is under way" "error: cannot scale:"; do
+	    "busy: a scale is under way" "error: cannot scale:" \
+	    "busy: a change of standbys is under way"; do
 		grep -q "$msg" "$MAN" || { echo "man page lacks: $msg"; false; }
 	done
 	for s in SIGHUP SIGTERM SIGINT; do

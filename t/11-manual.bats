@@ -161,7 +161,7 @@ ere() {
 # pool CONTEXT: the file of the replies seen for the examples of CONTEXT.
 pool() {
 	case $1 in
-	start | stop | restart | resume | scale | status | nginx) echo "replies.$1" ;;
+	start | stop | restart | resume | scale | standby | status | nginx) echo "replies.$1" ;;
 	client) echo replies.client ;;
 	*) echo replies.all ;;
 	esac
@@ -194,7 +194,7 @@ ask() {
 	: >replies.all
 	# The commands, as the page gives them.
 	commands=$(sed -n '/^\.Sh CONTROL/,/^\.Sh /s/^\.It Cm \([a-z]*\)\( Op Cm \([a-z]*\)\| Ar N\)\{0,1\}$/\1 \3/p' "$MAN")
-	[ "$(echo "$commands" | wc -l)" = 8 ]
+	[ "$(echo "$commands" | wc -l)" = 9 ]
 	start_daemon -c app.json
 	wait_for 10 grep -q 'deploy done' "$LOG"
 	while read -r cmd opt; do
@@ -215,6 +215,9 @@ ask() {
 			echo precious >app.2.sock
 			ask scale "$cmd 3"
 			rm app.2.sock ;;
+		standby)
+			ask standby "$cmd 1"
+			ask standby "$cmd 0" ;;
 		status | nginx)
 			ask "$cmd" "$cmd" ;;
 		ctl)
@@ -250,6 +253,16 @@ ask() {
 	wait_for 20 gone "$bg"
 	wait "$bg"
 	"$NODESOCKD" scale 2 -c app.json
+	# And a change of standbys.
+	n=$(count_log 'standby \(pid [0-9]*\) started')
+	"$NODESOCKD" standby 1 -c app.json 3>&- &
+	bg=$!
+	echo "$bg" >>pids
+	wait_for 10 logged $((n + 1)) 'standby \(pid [0-9]*\) started'
+	ask all restart
+	wait_for 20 gone "$bg"
+	wait "$bg"
+	"$NODESOCKD" standby 0 -c app.json
 	rm slow
 	touch stubborn
 	run -0 "$NODESOCKD" restart -c app.json

@@ -140,8 +140,8 @@ check(const struct config *c)
 
 	assert(c->req.cmd >= C_NONE && c->req.cmd < NCMDS);
 	assert(!c->req.arg || commands[c->req.cmd].arg != A_NONE);
-	assert(commands[c->req.cmd].arg != A_COUNT
-	    || (c->req.arg >= 1 && c->req.arg <= MAXWORKERS));
+	assert(commands[c->req.cmd].arg < A_COUNT0 || (c->req.arg <= MAXWORKERS
+	    && c->req.arg >= commands[c->req.cmd].arg - A_COUNT0));
 	assert(c->tmpdir[0] == '/' && c->ipc[0] == '/');
 	assert(strlen(c->ipc) < SUNLEN);
 	if (c->req.cmd != C_NONE)

@@ -6,8 +6,8 @@
  * its end is caught.  The result must be what a model of the protocol says:
  * 0 for a line of blanks; 1 for a command of the table that is not for the
  * command line only, with its word allowed (and told) after a command that
- * takes one, its count (1 to MAXWORKERS, required) after one that takes a
- * count, and nothing after the others; -1 otherwise, with "unknown command ..." when
+ * takes one, its count (required: 1 to MAXWORKERS for scale, 0 to it for
+ * standby) after one that takes a count, and nothing after the others; -1 otherwise, with "unknown command ..." when
  * the first word is no command.  An error is one line of printable ASCII
  * that fits err, whatever its size; the parse is the same for every size of
  * err.  The model has its own list of the commands.
@@ -26,12 +26,13 @@
 
 #define MAXWORD	4
 
-/* Each command of the control lines, and the word it takes; "N": a count. */
+/* Each command of the control lines, and the word it takes; "N1": a count
+ * from 1, "N0": from 0. */
 static const char *names[][2] = {
 	[C_START] = { "start", "suspended" }, [C_STOP] = { "stop", NULL },
 	[C_RESTART] = { "restart", "suspended" }, [C_RESUME] = { "resume", NULL },
-	[C_SCALE] = { "scale", "N" }, [C_STATUS] = { "status", NULL },
-	[C_NGINX] = { "nginx", NULL },
+	[C_SCALE] = { "scale", "N1" }, [C_STANDBY] = { "standby", "N0" },
+	[C_STATUS] = { "status", NULL }, [C_NGINX] = { "nginx", NULL },
 };
 
 /* Split s at blanks into at most MAXWORD words; return how many there were. */
@@ -63,9 +64,9 @@ is(const char *w, size_t wl, const char *lit)
 	return wl == strlen(lit) && !memcmp(w, lit, wl);
 }
 
-/* The count w[0..wl) says, if all digits and from 1 to MAXWORKERS; else -1. */
+/* The count w[0..wl) says, if all digits and from min to MAXWORKERS; else -1. */
 static int
-count(const char *w, size_t wl)
+count(const char *w, size_t wl, int min)
 {
 	long v = 0;
 	size_t i;
@@ -76,7 +77,7 @@ count(const char *w, size_t wl)
 		if ((v = v * 10 + (w[i] - '0')) > MAXWORKERS)
 			v = MAXWORKERS + 1;
 	}
-	return wl && v >= 1 && v <= MAXWORKERS ? (int)v : -1;
+	return wl && v >= min && v <= MAXWORKERS ? (int)v : -1;
 }
 
 /* What ipc_parse() should return for the line s[0..len). */
@@ -98,9 +99,9 @@ model(const char *s, size_t len, struct request *r, int *unknown)
 	}
 	r->cmd = k;
 	word = names[k][1];
-	if (word && !strcmp(word, "N")) {
-		r->arg = n == 2 ? count(w[1], wl[1]) : -1;
-		return r->arg > 0 ? 1 : -1;
+	if (word && word[0] == 'N') {
+		r->arg = n == 2 ? count(w[1], wl[1], word[1] - '0') : -1;
+		return r->arg >= 0 ? 1 : -1;
 	}
 	r->arg = n >= 2 && word && is(w[1], wl[1], word);
 	if (n == 1 || (n == 2 && r->arg))
