@@ -269,7 +269,7 @@ ipc_reply(struct client *c, const char *fmt, ...)
 {
 	char line[512], *p;
 	va_list ap;
-	size_t n;
+	size_t n, size;
 
 	if (c->eof == 2)
 		return;		/* gone: nobody reads it */
@@ -279,11 +279,17 @@ ipc_reply(struct client *c, const char *fmt, ...)
 	if (n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	if (!(p = realloc(c->out, c->outlen + n))) {
-		warn("realloc:");
-		return;
+	/* Doubled, not a realloc(3) per line: no copying in n squared. */
+	if (c->outlen + n > c->outsize) {
+		for (size = c->outsize ? c->outsize : 1024; size < c->outlen + n; )
+			size *= 2;
+		if (!(p = realloc(c->out, size))) {
+			warn("realloc:");
+			return;
+		}
+		c->out = p;
+		c->outsize = size;
 	}
-	c->out = p;
 	memcpy(c->out + c->outlen, line, n);
 	c->outlen += n;
 }

@@ -94,8 +94,8 @@ struct client {
 	int eof;		/* 1: it has shut down its side, 2: it is gone */
 	long long seen;		/* when it last sent something, ms */
 	struct lines in;
-	char *out;		/* replies not yet written, outlen bytes */
-	size_t outlen;
+	char *out;		/* replies not yet written */
+	size_t outlen, outsize;
 };
 
 int lines_fill(int fd, struct lines *l);
