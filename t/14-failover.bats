@@ -49,8 +49,9 @@ standbys() {
 	wait_for 35 gone "$LPID"
 	wait_for 10 grep -q '^tries' watch.out
 	cat watch.out load.out
-	# Refused or missing only while the name still led to the dead worker.
-	run ! grep -E -v -e "^app.0.sock.$old ECONNREFUSED " -e '^tries' -e ' EAGAIN ' watch.out
+	# Refused or missing only while the name still led to the dead worker
+	# (reset: a connect that raced the kill into its dying backlog).
+	run ! grep -E -v -e "^app.0.sock.$old (ECONNREFUSED|ECONNRESET) " -e '^tries' -e ' EAGAIN ' watch.out
 	[ "$(published_pid 0)" = "$sb" ]
 	[ "$(get app.0.sock)" = "$sb 0" ]
 	# Only requests inside it (at most the 8 clients' own), or connecting

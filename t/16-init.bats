@@ -46,6 +46,7 @@ fullqueue() {
 	NOTIFY_DELAY=$2 python3 "$FIX/notify.py" "$PWD/n.sock" $1 &
 	r=\$!
 	for i in \$(seq 50); do [ -e ${1/#-/n.sock}.bound ] && break; sleep 0.1; done
+	: >>daemon.log	# before the daemon's shell makes it: the test may look at once
 	NOTIFY_SOCKET=$PWD/n.sock "$NODESOCKD" -c app.json 3>&- >>daemon.log 2>&1 &
 	d=\$!
 	$3
