@@ -60,11 +60,9 @@ static const char *litname[] = {
 static int
 fail(struct parser *p, int pos, const char *msg)
 {
-	if (p->e) {
-		p->e->line = p->line;
-		p->e->col = pos - p->bol + 1;
-		snprintf(p->e->msg, sizeof(p->e->msg), "%s", msg);
-	}
+	p->e->line = p->line;
+	p->e->col = pos - p->bol + 1;
+	snprintf(p->e->msg, sizeof(p->e->msg), "%s", msg);
 	return -1;
 }
 
@@ -143,12 +141,9 @@ numeric(const char *s, int i, int end)
 
 	if (i < end && s[i] == '-')
 		i++;
-	if (i < end && s[i] == '0')
-		i++;
-	else if ((j = digits(s, i, end)) > i)
-		i = j;
-	else
-		return 0;
+	if ((j = digits(s, i, end)) == i || (s[i] == '0' && j > i + 1))
+		return 0;	/* no digit, or a leading zero */
+	i = j;
 	if (i < end && s[i] == '.') {
 		if ((j = digits(s, i + 1, end)) == i + 1)
 			return 0;

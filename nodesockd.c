@@ -94,7 +94,6 @@ struct worker {
 struct slot {
 	struct worker *pub;	/* published, NULL if none */
 	struct worker *repl;	/* being started to replace it, NULL if none */
-	int suspended;		/* start its workers suspended */
 	unsigned fails;		/* young deaths in a row */
 	unsigned restarts;	/* workers started after a death */
 	long long restart;	/* when to start one after a death; 0: not */
@@ -112,10 +111,11 @@ static struct client *clients;
 static int selfpipe[2] = { -1, -1 };
 static int lfd = -1;		/* the control socket */
 static int running;		/* the workers should be up */
+static int suspend;		/* the slots' workers start suspended */
 static int quitting;		/* exit once every worker is gone */
 static enum { B_NONE, B_DEPLOY, B_STOP, B_SCALE, B_STANDBY } busy;	/* one at a time */
 static int toonline;		/* the deploy's replacements not yet online */
-static struct client *waiter;	/* who waits for its answer, or NULL */
+static struct client *waiter;	/* who waits for its answer, its lines held; or NULL */
 static const char *busyname[] = { [B_DEPLOY] = "deploy", [B_STOP] = "stop",
 	[B_SCALE] = "scale", [B_STANDBY] = "change of standbys" };
 static long long acceptpause;	/* out of descriptors: accept again then */
@@ -263,9 +263,18 @@ saverun(void)
 	}
 }
 
-/* In the child: signals, fd 3, environment, process group, umask; then,
- * once the parent has written us into the run file, exec node SCRIPT or
- * the command. */
+/* A worker's private socket: its public name, ".PID". config_load made
+ * sure that it fits. */
+static int
+privname(struct worker *w, pid_t pid)
+{
+	return snprintf(w->sock, sizeof(w->sock), "%s.%d",
+	    slots[w->id < 0 ? 0 : w->id].path, (int)pid) < (int)sizeof(w->sock) ? 0 : -1;
+}
+
+/* In the child: its socket's name, signals, fd 3, environment, process
+ * group, umask; then, once the parent has written us into the run file,
+ * exec node SCRIPT or the command. */
 static void
 child(struct worker *w, int fd, const sigset_t *mask)
 {
@@ -275,6 +284,8 @@ child(struct worker *w, int fd, const sigset_t *mask)
 	size_t n;
 	int i, j, k;
 
+	if (privname(w, getpid()) < 0)
+		_exit(126);
 	for (i = 0; i < (int)LEN(handled); i++)
 		signal(handled[i], SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
@@ -342,15 +353,6 @@ become(struct worker *w, enum wstate st)
 		w->deadline = (w->beat = now()) + cfg.watchdog;
 }
 
-/* A worker's private socket: its public name, ".PID". config_load made
- * sure that it fits. */
-static int
-privname(struct worker *w, pid_t pid)
-{
-	return snprintf(w->sock, sizeof(w->sock), "%s.%d",
-	    slots[w->id < 0 ? 0 : w->id].path, (int)pid) < (int)sizeof(w->sock) ? 0 : -1;
-}
-
 /* Start a worker for slot id. It is the caller's to put in the slot. The
  * signals are blocked from fork() until the child has reset them: a child
  * must never run our handlers. */
@@ -374,12 +376,8 @@ spawn(int id, int suspended)
 	w->born = now();
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &mask);
-	if ((w->pid = fork()) == 0) {
-		if (privname(w, getpid()) < 0)
-			_exit(126);
-		child(w, sv[1], &mask);
-		/* NOTREACHED */
-	}
+	if ((w->pid = fork()) == 0)
+		child(w, sv[1], &mask);		/* it never returns */
 	sigprocmask(SIG_SETMASK, &mask, NULL);
 	close(sv[1]);
 	if (w->pid < 0) {
@@ -462,10 +460,8 @@ static void
 over(const char *fmt, const char *s)
 {
 	busy = B_NONE;
-	if (!waiter)
-		return;
-	ipc_reply(waiter, fmt, s);
-	waiter->waiting = 0;
+	if (waiter)
+		ipc_reply(waiter, fmt, s);
 	waiter = NULL;
 }
 
@@ -606,8 +602,8 @@ unpublishable(char *why, size_t n)
 	return 0;
 }
 
-/* Keep cfg.standby standbys: start those missing, unless the back-off of
- * a young death holds them. */
+/* Keep cfg.standby standbys: the newest of those beyond go; start those
+ * missing, unless the back-off of a young death holds them. */
 static void
 spares(void)
 {
@@ -616,6 +612,11 @@ spares(void)
 
 	for (w = workers; w; w = w->next)
 		n += w->id == STANDBY && w->state < W_DRAINING;
+	for (w = workers; w; w = w->next)
+		if (w->id == STANDBY && w->state < W_DRAINING && n > cfg.standby) {
+			stopw(w);	/* the first met: the list is newest first */
+			n--;
+		}
 	while (running && !spare.restart && n++ < cfg.standby && spawn(STANDBY, 1))
 		;
 	if (n <= cfg.standby && running && !spare.restart)
@@ -680,8 +681,7 @@ deploybegin(struct client *c, const struct request *r)
 		ipc_reply(c, "already running\nok");
 		return;
 	}
-	if ((waiter = c))
-		c->waiting = 1;
+	waiter = c;
 	if (unpublishable(why, sizeof(why))) {
 		warn("deploy failed: cannot publish: %s", why);
 		over("error: cannot publish: %s", why);
@@ -690,12 +690,12 @@ deploybegin(struct client *c, const struct request *r)
 	running = 1;
 	busy = B_DEPLOY;
 	toonline = cfg.workers;
+	suspend = r && r->arg;
 	for (s = slots; s < slots + cfg.workers; s++) {
 		s->restart = 0;
-		s->suspended = r && r->arg;
 		if (s->repl)
 			stopw(s->repl);
-		if (!(s->repl = spawn(s - slots, s->suspended))) {
+		if (!(s->repl = spawn(s - slots, suspend))) {
 			fail(NULL, "worker %d could not be started", (int)(s - slots));
 			return;
 		}
@@ -712,7 +712,7 @@ deployend(void)
 		return;
 	}
 	warn("deploy done: %d worker%s online%s", cfg.workers,
-	    cfg.workers > 1 ? "s" : "", slots[0].suspended ? ", suspended" : "");
+	    cfg.workers > 1 ? "s" : "", suspend ? ", suspended" : "");
 	over("ok", NULL);
 	/* The standbys, of the code deployed. */
 	for (w = workers; w; w = w->next)
@@ -738,7 +738,7 @@ promote(struct slot *s, struct worker *old, const char *why)
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	b->id = s - slots;
-	b->suspended = s->suspended;	/* a suspended deploy's slot: held */
+	b->suspended = suspend;	/* a suspended deploy's slot: held */
 	dprintf(b->chan, "{\"worker\":%d}\n%s", b->id, b->suspended ? "" : "\"resume\"\n");
 	become(b, b->suspended ? W_SUSPENDED : W_ONLINE);
 	s->repl = b;
@@ -793,7 +793,7 @@ message(struct worker *w, char *line)
 		    || promote(s, w, "asked to be replaced"))
 			return;
 		logw(w, "asked to be replaced");
-		s->repl = spawn(w->id, s->suspended);
+		s->repl = spawn(w->id, suspend);
 	} else if (json_streq(line, &t[0], "heartbeat") && cfg.watchdog
 	    && (w->state == W_ONLINE || w->state == W_SUSPENDED)) {
 		w->deadline = (w->beat = now()) + cfg.watchdog;
@@ -868,15 +868,14 @@ stopbegin(struct client *c, const struct request *r)
 	struct slot *s;
 
 	(void)r;
-	running = 0;
+	running = suspend = 0;
 	over("error: interrupted by stop", NULL);	/* a deploy's, a scale's */
 	busy = B_STOP;
-	if ((waiter = c))
-		c->waiting = 1;
+	waiter = c;
 	for (s = slots; s < slots + cfg.workers; s++) {
 		rmours(s->path, S_IFLNK);
 		s->pub = s->repl = NULL;
-		s->restart = s->suspended = 0;
+		s->restart = 0;
 	}
 	spare.restart = 0;
 	for (w = workers; w; w = w->next)
@@ -1055,7 +1054,7 @@ hung(struct worker *w)
 		return;
 	logw(w, "%s", why);
 	if (!s->repl && busy != B_DEPLOY)
-		s->repl = spawn(w->id, s->suspended);
+		s->repl = spawn(w->id, suspend);
 }
 
 static void
@@ -1108,7 +1107,7 @@ ondeadlines(void)
 	for (s = slots; s < slots + cfg.workers; s++)
 		if (s->restart && s->restart <= t) {
 			s->restart = 0;
-			if (!(s->repl = spawn(s - slots, s->suspended))) {
+			if (!(s->repl = spawn(s - slots, suspend))) {
 				s->restart = t + BACKOFFMAX;
 				fail(NULL, "worker %d could not be started", (int)(s - slots));
 			}
@@ -1148,9 +1147,9 @@ timeout(void)
 		soonest(&next, s->restart);
 	soonest(&next, spare.restart);
 	for (c = clients; c; c = c->next)
-		if (!c->waiting && c->outlen < OUTMAX && pending(c))
+		if (c != waiter && c->outlen < OUTMAX && pending(c))
 			next = 1;	/* lines it sent are all in: run them now */
-		else if (!c->waiting && !c->eof && !c->outlen)
+		else if (c != waiter && !c->eof && !c->outlen)
 			soonest(&next, c->seen + IDLEMAX);
 	soonest(&next, acceptpause);
 	soonest(&next, told & RETELL ? now() + 1000 : 0);
@@ -1205,11 +1204,10 @@ static void
 resume(struct client *c, const struct request *r)
 {
 	struct worker *w;
-	int i, n = 0;
+	int n = 0;
 
 	(void)r;
-	for (i = 0; i < cfg.workers; i++)
-		slots[i].suspended = 0;
+	suspend = 0;
 	for (w = workers; w; w = w->next) {
 		if (!w->suspended || w->id < 0 || (w->state != W_STARTING
 		    && w->state != W_SUSPENDED))
@@ -1237,8 +1235,7 @@ nginx(struct client *c, const struct request *r)
 	ipc_reply(c, "upstream app {");
 	for (i = 0; i < cfg.workers; i++)
 		ipc_reply(c, "\tserver unix:%s max_fails=0;", slots[i].path);
-	ipc_reply(c, "}");
-	ipc_reply(c, "# in the location: proxy_pass http://app; "
+	ipc_reply(c, "}\n# in the location: proxy_pass http://app; "
 	    "proxy_next_upstream error timeout;\nok");
 }
 
@@ -1283,13 +1280,10 @@ scale(struct client *c, const struct request *r)
 	}
 	busy = B_SCALE;		/* until settled() sees every slot published */
 	waiter = c;
-	c->waiting = 1;
 	/* A slot added: a standby, else a worker as after a death; none due if
 	 * a standby was published, though a failed promotion armed one. */
-	for (s = slots + was; s < end; s++) {
-		s->suspended = slots[0].suspended;
+	for (s = slots + was; s < end; s++)
 		s->restart = promote(s, NULL, "scaled up") ? 0 : now();
-	}
 }
 
 /* Keep r->arg standbys: the newest of those beyond go; those missing start
@@ -1297,21 +1291,12 @@ scale(struct client *c, const struct request *r)
 static void
 standby(struct client *c, const struct request *r)
 {
-	struct worker *w;
-	int n = 0;
-
 	warn("standby: from %d to %d", cfg.standby, r->arg);
 	cfg.standby = r->arg;
-	for (w = workers; w; w = w->next)
-		n += w->id == STANDBY && w->state < W_DRAINING;
-	for (w = workers; w; w = w->next)	/* the first n - N met go */
-		if (w->id == STANDBY && w->state < W_DRAINING && n-- > cfg.standby)
-			stopw(w);
 	spare.restart = 0;
 	spares();
 	busy = B_STANDBY;
 	waiter = c;
-	c->waiting = 1;
 }
 
 /* The daemon's side of each command of the table in ipc.c. */
@@ -1321,26 +1306,12 @@ static void (*const handler[NCMDS])(struct client *, const struct request *) = {
 	[C_STATUS] = status, [C_NGINX] = nginx,
 };
 
-/* One line from a control client. */
-static void
-command(struct client *c, char *line)
-{
-	struct request r;
-	char err[256];
-	int n;
-
-	if ((n = ipc_parse(line, &r, err, sizeof(err))) < 0)
-		ipc_reply(c, "error: %s", err);
-	else if (n && (commands[r.cmd].flags & F_BUSY) && busy)
-		ipc_reply(c, "error: busy: a %s is under way", busyname[busy]);
-	else if (n)		/* (0: an empty line) */
-		handler[r.cmd](c, &r);
-}
-
+/* What a control client sent: each whole line is a command. */
 static void
 onclient(struct client *c, short revents)
 {
-	char *line;
+	struct request req;
+	char *line, err[256];
 	int r;
 
 	if (revents & POLLIN) {
@@ -1348,13 +1319,17 @@ onclient(struct client *c, short revents)
 			c->eof = r < 0 ? 2 : 1;	/* gone, or shut down its side */
 		c->seen = now();
 	}
-	while (!c->waiting && c->outlen < OUTMAX && (r = lines_next(&c->in, &line)) != 0) {
-		if (r > 0) {
-			command(c, line);
-		} else {
+	while (c != waiter && c->outlen < OUTMAX && (r = lines_next(&c->in, &line)) != 0) {
+		if (r < 0) {
 			ipc_reply(c, "error: line too long");
 			c->eof = 1;
 			c->in.len = c->in.off = 0;
+		} else if ((r = ipc_parse(line, &req, err, sizeof(err))) < 0) {
+			ipc_reply(c, "error: %s", err);
+		} else if (r && (commands[req.cmd].flags & F_BUSY) && busy) {
+			ipc_reply(c, "error: busy: a %s is under way", busyname[busy]);
+		} else if (r) {		/* (0: an empty line) */
+			handler[req.cmd](c, &req);
 		}
 	}
 }
@@ -1371,7 +1346,7 @@ onclients(void)
 	long long t = now();
 
 	for (pp = &clients; (c = *pp); ) {
-		if (!c->waiting && !c->eof && !c->outlen && !pending(c)
+		if (c != waiter && !c->eof && !c->outlen && !pending(c)
 		    && c->seen + IDLEMAX <= t) {
 			ipc_reply(c, "error: idle for %ds: closed", IDLEMAX / 1000);
 			c->eof = 1;
@@ -1379,7 +1354,7 @@ onclients(void)
 		ipc_flush(c);
 		onclient(c, 0);
 		ipc_flush(c);
-		if (!c->waiting && !pending(c) && (c->eof == 2 || (c->eof && !c->outlen))) {
+		if (c != waiter && !pending(c) && (c->eof == 2 || (c->eof && !c->outlen))) {
 			*pp = c->next;
 			ipc_free(c);
 			acceptpause = 0;	/* a descriptor is free again */
@@ -1407,7 +1382,7 @@ fillpoll(void)
 	pfd[1] = (struct pollfd){ .fd = acceptpause ? -1 : lfd, .events = POLLIN };
 	n = 2;
 	for (c = clients; c; c = c->next) {
-		pfd[n].events = (!c->waiting && !c->eof && c->outlen < OUTMAX ? POLLIN : 0)
+		pfd[n].events = (c != waiter && !c->eof && c->outlen < OUTMAX ? POLLIN : 0)
 		    | (c->outlen ? POLLOUT : 0);
 		pfd[n].fd = pfd[n].events ? c->fd : -1;
 		pfd[n++].revents = 0;
@@ -1444,13 +1419,11 @@ onio(struct pollfd *pfd, int n)
 			continue;
 		for (c = clients; c && c->fd != pfd[i].fd; c = c->next)
 			;
-		if (c) {
-			onclient(c, pfd[i].revents);
-			continue;
-		}
-		for (w = workers; w && w->chan != pfd[i].fd; w = w->next)
+		for (w = workers; !c && w && w->chan != pfd[i].fd; w = w->next)
 			;
-		if (w)
+		if (c)
+			onclient(c, pfd[i].revents);
+		else if (w)
 			readchan(w);
 	}
 }

@@ -90,7 +90,6 @@ struct lines {
 struct client {
 	struct client *next;
 	int fd;
-	int waiting;		/* a command of its runs: take no more */
 	int eof;		/* 1: it has shut down its side, 2: it is gone */
 	long long seen;		/* when it last sent something, ms */
 	struct lines in;
