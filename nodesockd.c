@@ -602,21 +602,24 @@ unpublishable(char *why, size_t n)
 	return 0;
 }
 
-/* Keep cfg.standby standbys: the newest of those beyond go; start those
- * missing, unless the back-off of a young death holds them. */
+/* Keep cfg.standby standbys: those beyond go, starting ones first, then
+ * the newest (the list is newest first); start those missing, unless the
+ * back-off of a young death holds them. */
 static void
 spares(void)
 {
 	struct worker *w;
-	int n = 0;
+	int n = 0, pass;
 
 	for (w = workers; w; w = w->next)
 		n += w->id == STANDBY && w->state < W_DRAINING;
-	for (w = workers; w; w = w->next)
-		if (w->id == STANDBY && w->state < W_DRAINING && n > cfg.standby) {
-			stopw(w);	/* the first met: the list is newest first */
-			n--;
-		}
+	for (pass = 0; pass < 2; pass++)
+		for (w = workers; w && n > cfg.standby; w = w->next)
+			if (w->id == STANDBY && w->state < W_DRAINING
+			    && (pass || w->state == W_STARTING)) {
+				stopw(w);
+				n--;
+			}
 	while (running && !spare.restart && n++ < cfg.standby && spawn(STANDBY, 1))
 		;
 	if (n <= cfg.standby && running && !spare.restart)
@@ -786,7 +789,9 @@ message(struct worker *w, char *line)
 			return;
 		if (busy != B_DEPLOY && swap(s, 1) < 0)
 			fail(w, "cannot be published: %s", pubwhy);
-		else if (busy == B_DEPLOY && --toonline == 0)
+		else if (busy != B_DEPLOY)
+			spares();	/* after a failed first deploy, none runs yet */
+		else if (--toonline == 0)
 			deployend();
 	} else if (json_streq(line, &t[0], "restart")) {
 		if (s->pub != w || s->repl || busy

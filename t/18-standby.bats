@@ -113,6 +113,53 @@ standby_pids() {
 	grep -A1 'standby: from 1 to 1' "$LOG" | tail -1 | grep -q 'standby (pid [0-9]*) started'
 }
 
+@test "standby shrinks by a starting standby before a ready one, and answers at once" {
+	# Standbys write down their pids; the oldest, the lowest, never comes
+	# online (it hangs in its boot), the others serve.
+	cat >w.js <<-EOF
+	const fs = require('fs');
+	if (process.env.NODESOCKD_WORKER_ID !== '') return require('$FIX/helper-app.js');
+	fs.writeFileSync('sb.' + process.pid, '');
+	setTimeout(() => {
+		const pids = fs.readdirSync('.').filter(f => f.startsWith('sb.')).map(f => +f.slice(3));
+		if (process.pid === Math.min(...pids)) setInterval(() => {}, 1000);
+		else require('$FIX/helper-app.js');
+	}, 500);
+	EOF
+	echo '{"script": "w.js", "workers": 1, "standby": 2, "onlineTimeout": 60000}' >app.json
+	up
+	wait_for 10 ready 1
+	slow=$(standbys starting)
+	fast=$(standbys standby)
+	[ "$slow" -lt "$fast" ]
+	# The old code stopped the newest, the ready one, and waited on the
+	# other until onlineTimeout.
+	run -0 timeout 10 "$NODESOCKD" standby 1 -c app.json
+	grep -q "standby (pid ${slow% }) stopping" "$LOG"
+	wait_for 10 gone "${slow% }"
+	[ "$(standbys standby)" = "$fast" ]
+	[ "$(count_log 'standby \(pid [0-9]*\) started')" = 2 ]
+}
+
+@test "after a first deploy that failed, the standbys start once the slot is published" {
+	cat >w.js <<-EOF
+	// Worker 0 fails its first start, and takes the file "fail" with it.
+	const fs = require('fs');
+	if (process.env.NODESOCKD_WORKER_ID === '0' && fs.existsSync('fail')) {
+		fs.unlinkSync('fail');
+		process.exit(5);
+	}
+	require('$FIX/helper-app.js');
+	EOF
+	echo '{"script": "w.js", "workers": 1, "standby": 2}' >app.json
+	touch fail
+	start_daemon -c app.json
+	wait_for 10 grep -q 'deploy failed: worker 0 failed to come online: exited with status 5' "$LOG"
+	wait_for 10 grep -q 'worker 0 (pid [0-9]*) published' "$LOG"
+	# The old code started none until the next deploy or standby N.
+	wait_for 10 ready 2
+}
+
 @test "a standby that cannot be started (out of descriptors) answers an error and leaves the daemon not busy" {
 	need prlimit util-linux
 	up
