@@ -25,6 +25,7 @@
  * input and decode escapes without checking them again.  Start reading
  * json_parse().
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -77,15 +78,12 @@ bad(struct parser *p, const char *msg)
 static int
 peek(struct parser *p)
 {
-	char c;
-
 	for (; p->pos < p->len; p->pos++) {
-		c = p->s[p->pos];
-		if (c == '\n') {
+		if (p->s[p->pos] == '\n') {
 			p->line++;
 			p->bol = p->pos + 1;
-		} else if (c != ' ' && c != '\t' && c != '\r') {
-			return (unsigned char)c;
+		} else if (!memchr(" \t\r", p->s[p->pos], 3)) {
+			return (unsigned char)p->s[p->pos];
 		}
 	}
 	return -1;
@@ -105,24 +103,16 @@ newtok(struct parser *p, int type, int start, int end)
 static int
 wordbyte(int c)
 {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-	    (c >= 'A' && c <= 'Z') || c == '.' || c == '+' || c == '-';
-}
-
-static int
-hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;		/* A-F to a-f */
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+	return isalnum((unsigned char)c) || c == '.' || c == '+' || c == '-';
 }
 
 /* The value of four hex digits, already checked. */
 static int
 hex4(const char *s)
 {
-	return hex(s[0]) << 12 | hex(s[1]) << 8 | hex(s[2]) << 4 | hex(s[3]);
+	char b[5] = "";
+
+	return (int)strtol(memcpy(b, s, 4), NULL, 16);
 }
 
 static int
@@ -144,17 +134,12 @@ numeric(const char *s, int i, int end)
 	if ((j = digits(s, i, end)) == i || (s[i] == '0' && j > i + 1))
 		return 0;	/* no digit, or a leading zero */
 	i = j;
-	if (i < end && s[i] == '.') {
-		if ((j = digits(s, i + 1, end)) == i + 1)
-			return 0;
-		i = j;
-	}
+	if (i < end && s[i] == '.' && (i = digits(s, i + 1, end)) == j + 1)
+		return 0;	/* no digit after the '.', at j */
 	if (i < end && (s[i] == 'e' || s[i] == 'E')) {
 		if (++i < end && (s[i] == '+' || s[i] == '-'))
 			i++;
-		if ((j = digits(s, i, end)) == i)
-			return 0;
-		i = j;
+		return i < end && digits(s, i, end) == end;
 	}
 	return i == end;
 }
@@ -177,7 +162,7 @@ escape(struct parser *p, int quote, int *u)
 	for (k = 2; k < 6; k++) {
 		if (b + k >= p->len)
 			return fail(p, quote, "unterminated string");
-		if (hex(s[b + k]) < 0)
+		if (!isxdigit((unsigned char)s[b + k]))
 			return fail(p, b, "invalid \\u escape");
 	}
 	*u = hex4(s + b + 2);
@@ -195,7 +180,7 @@ string(struct parser *p)
 	int quote, i, b, c, u, hi, lo;
 
 	quote = p->pos++;
-	for (hi = -1;;) {
+	for (hi = -1, c = 0; c != '"';) {
 		if (p->pos >= p->len)
 			return fail(p, quote, "unterminated string");
 		b = p->pos;
@@ -203,21 +188,18 @@ string(struct parser *p)
 		if (c < 0x20)
 			return fail(p, b, "control character in string");
 		u = -1;
-		if (c == '\\' && escape(p, quote, &u) < 0)
+		if (c != '\\')
+			p->pos++;
+		else if (escape(p, quote, &u) < 0)
 			return -1;
 		lo = u >= 0xdc00 && u <= 0xdfff;
 		if ((hi >= 0) != lo)
 			return fail(p, lo ? b : hi, "invalid surrogate pair");
 		hi = (u >= 0xd800 && u <= 0xdbff) ? b : -1;
-		if (c == '"')
-			break;
-		if (c != '\\')
-			p->pos++;
 	}
-	if ((i = newtok(p, J_STRING, quote, p->pos)) < 0)
+	if ((i = newtok(p, J_STRING, quote, p->pos - 1)) < 0)
 		return -1;
 	p->t[i].start = quote + 1;
-	p->pos++;
 	return i;
 }
 
@@ -242,19 +224,18 @@ key(struct parser *p)
 static int
 scalar(struct parser *p)
 {
-	int start = p->pos, end, type, n;
+	int start = p->pos, end, type;
 
 	for (end = start; end < p->len && wordbyte(p->s[end]); end++)
 		;
-	n = end - start;
-	if (p->s[start] == '-' || (p->s[start] >= '0' && p->s[start] <= '9')) {
+	if (p->s[start] == '-' || isdigit((unsigned char)p->s[start])) {
 		if (!numeric(p->s, start, end))
 			return fail(p, start, "invalid number");
 		type = J_NUMBER;
 	} else {
 		for (type = J_TRUE; type <= J_NULL; type++)
-			if ((int)strlen(litname[type]) == n &&
-			    !memcmp(p->s + start, litname[type], n))
+			if ((int)strlen(litname[type]) == end - start &&
+			    !memcmp(p->s + start, litname[type], end - start))
 				break;
 		if (type > J_NULL)
 			return fail(p, start, "invalid literal");
@@ -274,9 +255,9 @@ value(struct parser *p, int depth)
 		return container(p, depth);
 	if (c == '"')
 		return string(p);
-	if (c == 't' || c == 'f' || c == 'n' || c == '-' || (c >= '0' && c <= '9'))
+	if (c == 't' || c == 'f' || c == 'n' || c == '-' || isdigit(c))
 		return scalar(p);
-	snprintf(msg, sizeof(msg), c >= 0x20 && c < 0x7f ? "unexpected character '%c'"
+	snprintf(msg, sizeof(msg), isprint(c) ? "unexpected character '%c'"
 	    : "unexpected character '\\x%02x'", c);
 	return bad(p, msg);	/* or the end of the input, if c is -1 */
 }
@@ -294,9 +275,7 @@ container(struct parser *p, int depth)
 		return -1;
 	p->pos++;
 	for (c = peek(p); c != close;) {
-		if (obj && key(p) < 0)
-			return -1;
-		if (value(p, depth + 1) < 0)
+		if ((obj && key(p) < 0) || value(p, depth + 1) < 0)
 			return -1;
 		p->t[i].size++;
 		if ((c = peek(p)) == ',')
@@ -346,13 +325,9 @@ decode(const char *s, int *i, unsigned char *u)
 	long c;
 	int n, k;
 
-	if (s[*i] != '\\') {
-		u[0] = s[(*i)++];
-		return 1;
-	}
-	if (s[*i + 1] != 'u') {
-		u[0] = esc[(unsigned char)s[*i + 1]];
-		*i += 2;
+	if (s[*i] != '\\' || s[*i + 1] != 'u') {
+		u[0] = s[*i] == '\\' ? esc[(unsigned char)s[*i + 1]] : s[*i];
+		*i += s[*i] == '\\' ? 2 : 1;
 		return 1;
 	}
 	c = hex4(s + *i + 2);
@@ -383,13 +358,12 @@ json_str(const char *s, const struct jtok *t, char *buf, size_t n)
 	buf[0] = '\0';
 	if (t->type != J_STRING)
 		return -1;
-	for (i = t->start; i < t->end;) {
+	for (i = t->start; i < t->end; len += k) {
 		if ((k = decode(s, &i, u)) == 0 || len + k >= n) {
 			buf[0] = '\0';
 			return -1;
 		}
 		memcpy(buf + len, u, k);
-		len += k;
 	}
 	buf[len] = '\0';
 	return (int)len;
@@ -413,8 +387,7 @@ json_int(const char *s, const struct jtok *t, long long *v)
 
 	if (t->type != J_NUMBER || n >= (int)sizeof(buf))
 		return -1;
-	memcpy(buf, s + t->start, n);
-	buf[n] = '\0';
+	snprintf(buf, sizeof(buf), "%.*s", n, s + t->start);
 	errno = 0;
 	*v = strtoll(buf, &end, 10);
 	return *end || errno ? -1 : 0;
