@@ -384,7 +384,8 @@ config_usage(void)
 	    "                 [-i FILE] [-w N] [-S N] [-d FD]\n", stdout);
 	for (cmd = commands + 1; cmd < commands + NCMDS; cmd++) {
 		printf("       nodesockd %s%s [-c FILE | -i FILE]\n", cmd->name,
-		    cmd->opt ? " [-u]" : cmd->arg >= A_COUNT0 ? " N" : "");
+		    cmd->arg >= A_COUNT0 ? " N" : !cmd->opt ? "" : cmd->opt[2] == 's'
+		    ? " [-u]" : " [--json]");
 		p += snprintf(p, list + sizeof(list) - p, "  %-10s %s\n",
 		    cmd->name, cmd->help);
 	}

@@ -38,8 +38,8 @@ const struct command commands[NCMDS] = {
 	    "grow or shrink to N workers" },
 	[C_STANDBY] = { "standby", A_COUNT0, "N", NULL, F_BUSY,
 	    "keep N standby workers" },
-	[C_STATUS]  = { "status",  A_NONE, NULL, NULL, 0,
-	    "print one line per worker" },
+	[C_STATUS]  = { "status",  A_FLAG, "--json", "--json", 0,
+	    "print one line per worker, or with --json one JSON object" },
 	[C_NGINX]   = { "nginx",   A_NONE, NULL, NULL, 0,
 	    "print an Nginx upstream block of the workers' sockets" },
 	[C_CTL]     = { "ctl",     A_NONE, NULL, NULL, F_CLI,
@@ -267,7 +267,7 @@ ipc_accept(int lfd)
 void
 ipc_reply(struct client *c, const char *fmt, ...)
 {
-	char line[512], *p;
+	char line[LINEMAX], *p;
 	va_list ap;
 	size_t n, size;
 

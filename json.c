@@ -392,3 +392,17 @@ json_int(const char *s, const struct jtok *t, long long *v)
 	*v = strtoll(buf, &end, 10);
 	return *end || errno ? -1 : 0;
 }
+
+/* s as a JSON string, quoted and escaped, into buf: six bytes an input
+ * byte and three are enough, else it is cut short. */
+char *
+json_quote(char *buf, size_t n, const char *s)
+{
+	size_t i = 1;
+
+	for (buf[0] = '"'; *s && i + 8 <= n; s++)
+		i += snprintf(buf + i, n - i, *s == '"' || *s == '\\' ? "\\%c"
+		    : (unsigned char)*s < 0x20 ? "\\u%04x" : "%c", *s);
+	snprintf(buf + i, n - i, "\"");
+	return buf;
+}

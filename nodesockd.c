@@ -97,6 +97,7 @@ struct slot {
 	unsigned fails;		/* young deaths in a row */
 	unsigned restarts;	/* workers started after a death */
 	long long restart;	/* when to start one after a death; 0: not */
+	char last[64];		/* how its last worker ended, for status */
 	char path[SUNLEN];	/* the public name */
 };
 
@@ -948,10 +949,12 @@ reaped(struct worker *w, int status)
 	char how[128];
 
 	if (WIFSIGNALED(status))
-		snprintf(how, sizeof(how), "was killed by signal %d (%s)",
+		snprintf(s->last, sizeof(s->last), "killed by signal %d (%s)",
 		    WTERMSIG(status), strsignal(WTERMSIG(status)));
 	else
-		snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(status));
+		snprintf(s->last, sizeof(s->last), "exited with status %d",
+		    WEXITSTATUS(status));
+	snprintf(how, sizeof(how), "%s%s", WIFSIGNALED(status) ? "was " : "", s->last);
 	become(w, W_REAPED);
 	if (w->chan >= 0)
 		close(w->chan);
@@ -1164,45 +1167,72 @@ timeout(void)
 	return t < 0 ? 0 : t > INT_MAX ? INT_MAX : (int)t;
 }
 
-/* One row a worker, a row for a slot without one, then the standbys;
- * columns for awk, the last the age of the last heartbeat (watchdog on). */
-#define ROW "%-6s %-7s %-10s %-7s %-8s %s%s"
+/* A row of status: worker w of slot id (-1: a standby), or w NULL for a
+ * slot without one. For awk, columns, the last the age of the last
+ * heartbeat (watchdog on); for --json, an object of an array, n before it. */
+static void
+row(struct client *c, int json, int n, int id, const struct worker *w)
+{
+	const struct slot *s = id < 0 ? &spare : &slots[id];
+	const char *no = json ? "null" : "-", *state = !w ? (s->restart ? "restarting"
+	    : running ? "down" : "stopped") : id < 0 && w->state == W_SUSPENDED
+	    ? "standby" : statename[w->state];
+	char ids[16], pid[16], up[24], beat[32] = "", sock[6 * SUNLEN], last[6 * 64];
+	long long t = now();
+
+	snprintf(ids, sizeof(ids), id < 0 ? no : "%d", id);
+	snprintf(pid, sizeof(pid), w ? "%d" : no, w ? (int)w->pid : 0);
+	snprintf(up, sizeof(up), !w ? no : json ? "%lld" : "%llds",
+	    w ? (t - w->born) / (json ? 1 : 1000) : 0);
+	if (json)
+		snprintf(beat, sizeof(beat), w && w->beat ? "%lld" : no, w ? t - w->beat : 0);
+	else if (w && cfg.watchdog)
+		snprintf(beat, sizeof(beat), w->beat ? " %lldms" : " -", t - w->beat);
+	if (!json)
+		ipc_reply(c, "%-6s %-7s %-10s %-7s %-8u %s%s", ids, pid, state, up,
+		    s->restarts, id < 0 ? "-" : s->path, beat);
+	else
+		ipc_reply(c, "%s{\"worker\":%s,\"pid\":%s,\"state\":\"%s\",\"uptime_ms\":%s,"
+		    "\"restarts\":%u,\"socket\":%s,\"last_exit\":%s,\"heartbeat_ms\":%s}",
+		    n ? "," : "", ids, pid, state, up, s->restarts, id < 0 ? no :
+		    json_quote(sock, sizeof(sock), s->path), *s->last ? json_quote(last,
+		    sizeof(last), s->last) : no, beat);
+}
+
+/* One row a worker, a row for a slot without one, then the standbys; for
+ * --json, one JSON object, a row a line. */
 static void
 status(struct client *c, const struct request *r)
 {
-	char id[16], pid[16], up[24], restarts[16], beat[32] = "";
+	char deploy[64] = "null";
 	struct worker *w;
 	struct slot *s;
-	long long t = now();
-	int pass, i;
+	int pass, i, id, n = 0;
 
-	(void)r;
-	ipc_reply(c, ROW, "worker", "pid", "state", "uptime", "restarts", "socket",
-	    cfg.watchdog ? " heartbeat" : "");
+	if (busy == B_DEPLOY)
+		snprintf(deploy, sizeof(deploy), "{\"suspended\":%s,\"pending\":%d}",
+		    suspend ? "true" : "false", toonline);
+	if (r->arg)
+		ipc_reply(c, "{\"version\":\"" VERSION "\",\"deploy\":%s,\"workers\":[", deploy);
+	else
+		ipc_reply(c, "worker pid     state      uptime  restarts socket%s",
+		    cfg.watchdog ? " heartbeat" : "");
 	for (i = 0; i <= cfg.workers; i++) {
 		s = i < cfg.workers ? &slots[i] : &spare;
-		snprintf(id, sizeof(id), i < cfg.workers ? "%d" : "-", i);
-		snprintf(restarts, sizeof(restarts), "%u", s->restarts);
-		if (s != &spare && !s->pub && !s->repl)
-			ipc_reply(c, ROW, id, "-", s->restart ? "restarting" :
-			    running ? "down" : "stopped", "-", restarts, s->path, "");
+		if ((id = i < cfg.workers ? i : -1) < 0 && r->arg) {
+			ipc_reply(c, "],\"standby\":[");
+			n = 0;
+		}
+		if (id >= 0 && !s->pub && !s->repl)
+			row(c, r->arg, n++, id, NULL);
 		/* The published one, its replacement, then those leaving. */
 		for (pass = 0; pass < 3; pass++)
-			for (w = workers; w; w = w->next) {
-				if (w->id != (s == &spare ? -1 : i) || (pass == 0)
-				    != (w == s->pub) || (pass == 1) != (w == s->repl))
-					continue;
-				snprintf(pid, sizeof(pid), "%d", (int)w->pid);
-				snprintf(up, sizeof(up), "%llds", (t - w->born) / 1000);
-				if (cfg.watchdog)
-					snprintf(beat, sizeof(beat), w->beat ? " %lldms" : " -",
-					    t - w->beat);
-				ipc_reply(c, ROW, id, pid, s == &spare && w->state ==
-				    W_SUSPENDED ? "standby" : statename[w->state], up,
-				    restarts, s == &spare ? "-" : s->path, beat);
-			}
+			for (w = workers; w; w = w->next)
+				if (w->id == id && (pass == 0) == (w == s->pub)
+				    && (pass == 1) == (w == s->repl))
+					row(c, r->arg, n++, id, w);
 	}
-	ipc_reply(c, "ok");
+	ipc_reply(c, r->arg ? "]}\nok" : "ok");
 }
 
 static void

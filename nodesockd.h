@@ -27,6 +27,7 @@ int json_next(const struct jtok *t, int i);
 int json_str(const char *s, const struct jtok *t, char *buf, size_t n);
 int json_streq(const char *s, const struct jtok *t, const char *lit);
 int json_int(const char *s, const struct jtok *t, long long *v);
+char *json_quote(char *buf, size_t n, const char *s);
 
 /* ipc.c: the commands, in one table that the command line's parser,
  * --help, the control-line parser and the daemon's dispatch all read. */

@@ -187,7 +187,7 @@ pids_now() {
 	up
 	run -1 sh -c "printf 'frobnicate\n\n  \nstatus now\nrestart later\nstart suspended extra\n' | '$NODESOCKD' ctl -c app.json"
 	[ "${lines[0]}" = "error: unknown command 'frobnicate'" ]
-	[ "${lines[1]}" = "error: usage: status" ]
+	[ "${lines[1]}" = "error: usage: status [--json]" ]
 	[ "${lines[2]}" = "error: usage: restart [suspended]" ]
 	[ "${lines[3]}" = "error: usage: start [suspended]" ]
 	[ "${#lines[@]}" = 4 ]

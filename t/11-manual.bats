@@ -193,7 +193,7 @@ ask() {
 	echo '{"script": "w.js", "workers": 2, "shutdownTimeout": 3000}' >app.json
 	: >replies.all
 	# The commands, as the page gives them.
-	commands=$(sed -n '/^\.Sh CONTROL/,/^\.Sh /s/^\.It Cm \([a-z]*\)\( Op Cm \([a-z]*\)\| Ar N\)\{0,1\}$/\1 \3/p' "$MAN")
+	commands=$(sed -n '/^\.Sh CONTROL/,/^\.Sh /s/^\.It Cm \([a-z]*\)\( Op Cm \([a-z\\-]*\)\| Ar N\)\{0,1\}$/\1 \3/p' "$MAN" | sed 's/\\-/-/g')
 	[ "$(echo "$commands" | wc -l)" = 9 ]
 	start_daemon -c app.json
 	wait_for 10 grep -q 'deploy done' "$LOG"
@@ -218,7 +218,9 @@ ask() {
 		standby)
 			ask standby "$cmd 1"
 			ask standby "$cmd 0" ;;
-		status | nginx)
+		status)
+			ask status "$cmd" "$cmd $opt" ;;
+		nginx)
 			ask "$cmd" "$cmd" ;;
 		ctl)
 			;;	# the client that sends all the others
@@ -240,6 +242,7 @@ ask() {
 	echo "$bg" >>pids
 	wait_for 10 logged $((n + 2)) '\) started$'
 	ask all restart
+	ask status "status --json"
 	"$NODESOCKD" restart -c app.json 2>>replies.client || true
 	wait_for 20 gone "$bg"
 	wait "$bg"

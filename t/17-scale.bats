@@ -80,7 +80,7 @@ rows() {
 	for i in 0 1 2 3 4; do
 		[ "${lines[$i]}" = "error: usage: scale N, from 1 to 256" ]
 	done
-	[ "${lines[5]}" = "error: usage: status" ]
+	[ "${lines[5]}" = "error: usage: status [--json]" ]
 	[ "${lines[6]}" = "error: usage: start [suspended]" ]
 	[ "${#lines[@]}" = 7 ]
 	# A regular file where a new public name goes: refused, and kept.

@@ -9,6 +9,9 @@
  * the accessors agree with each other (json_str into buffers of every
  * critical size, json_streq on what json_str gave, json_int with strtoll).
  * For a failure, line:col must name a byte of the input or its end.
+ * And json_quote() of the input up to its first NUL parses as one string
+ * that json_str() gives back whole; in a buffer too small, cut short, as
+ * one string still, that is a beginning of it.
  *
  *	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. \
  *	    -o fuzz-json t/fuzz/json.c json.c
@@ -178,15 +181,43 @@ walk(int i, int r, long lo, long hi)
 	return j;
 }
 
+/* json_quote's output is one string token that decodes to a prefix of in,
+ * the whole of it if the buffer had six bytes a byte and three more. */
+static void
+checkquote(const char *in, size_t bufsize)
+{
+	char *q = malloc(bufsize), *back = malloc(strlen(in) + 1);
+	struct jtok k[1];
+	struct jerr e;
+	int r;
+
+	assert(q && back);
+	assert(json_quote(q, bufsize, in) == q);
+	assert(json_parse(q, strlen(q), k, 1, &e) == 1 && k[0].type == J_STRING);
+	r = json_str(q, &k[0], back, strlen(in) + 1);
+	assert(r >= 0 && !strncmp(back, in, r));
+	assert(bufsize < 6 * strlen(in) + 3 || (size_t)r == strlen(in));
+	free(q);
+	free(back);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
 {
+	char *in;
 	static const int less[] = { 0, 1, 2, 8 };
 	struct jerr e;
 	struct jtok few[8];
 	unsigned i;
 	int r, r2;
 
+	in = malloc(size + 1);
+	assert(in);
+	memcpy(in, d, size);
+	in[size] = '\0';
+	checkquote(in, 6 * strlen(in) + 3);
+	checkquote(in, 16);
+	free(in);
 	s = (const char *)d;
 	n = size;
 	memset(&e, 0, sizeof(e));
