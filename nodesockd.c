@@ -1041,7 +1041,8 @@ onsignals(void)
 /* A worker silent past the watchdog is hung. A published one is replaced
  * first (by a standby at once, else by a new worker, published when it is
  * online) and then killed with its group: it would not honour "shutdown".
- * Any other, or one still there a period later, is killed at once. */
+ * A standby fails, as if it died; any other, or one still there a period
+ * later, is killed at once. */
 static void
 hung(struct worker *w)
 {
@@ -1049,10 +1050,12 @@ hung(struct worker *w)
 	char why[64];
 
 	snprintf(why, sizeof(why), "hung: no heartbeat in %dms", cfg.watchdog);
-	if (w->id < 0 || w->hung || s->pub != w) {
+	if (w->id < 0) {
+		fail(w, "(pid %d) %s", (int)w->pid, why);
+		return;
+	}
+	if (w->hung || s->pub != w) {
 		logw(w, "%s, killing it", why);
-		if (w->id < 0)
-			again(&spare, 0);	/* and another standby */
 		killw(w);
 		return;
 	}

@@ -163,7 +163,7 @@ standbys() {
 	wait_for 10 standbys 1
 	sb=$(standby_pid)
 	kill -STOP "$sb"
-	wait_for 10 grep -q "standby (pid $sb) hung: no heartbeat in 600ms, killing it" "$LOG"
+	wait_for 10 grep -q "a standby (pid $sb) hung: no heartbeat in 600ms, restarting in [0-9]*ms" "$LOG"
 	wait_for 10 gone "$sb"
 	wait_for 10 standbys 1
 	[ "$(standby_pid)" != "$sb" ]

@@ -160,6 +160,31 @@ standby_pids() {
 	wait_for 10 ready 2
 }
 
+@test "a standby the watchdog finds hung while standby N waits answers why" {
+	# The first standby to boot is ready at once, the other 5 s later.
+	cat >w.js <<-EOF
+	const fs = require('fs');
+	let slow = 0;
+	if (process.env.NODESOCKD_WORKER_ID === '')
+		try { fs.mkdirSync('fast'); } catch (e) { slow = 5000; }
+	setTimeout(() => require('$FIX/helper-app.js'), slow);
+	EOF
+	echo '{"script": "w.js", "workers": 1, "watchdog": 600}' >app.json
+	up
+	"$NODESOCKD" standby 2 -c app.json >out 2>&1 &
+	client=$!
+	echo "$client" >>pids
+	wait_for 10 ready 1
+	sb=$(standbys standby)
+	kill -STOP $sb
+	# The old code answered "a standby could not be started".
+	wait_for 10 gone "$client"
+	run -1 wait "$client"
+	[ "$(cat out)" = "nodesockd: standby: a standby (pid ${sb% }) hung: no heartbeat in 600ms" ]
+	wait_for 10 gone "${sb% }"
+	kill -CONT "${sb% }" 2>/dev/null || true
+}
+
 @test "a standby that cannot be started (out of descriptors) answers an error and leaves the daemon not busy" {
 	need prlimit util-linux
 	up
