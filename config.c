@@ -113,10 +113,9 @@ fail(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (*err)
-		return -1;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	if (!*err)
+		vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -154,7 +153,7 @@ badnum(int k, long long v)
 static int
 readargs(struct config *c, int argc, char *argv[])
 {
-	const char *a, *arg, *eq, *flag = NULL;
+	const char *a, *arg, *flag = NULL;
 	char with[128], *end;
 	size_t n;
 	int i, k;
@@ -191,12 +190,11 @@ readargs(struct config *c, int argc, char *argv[])
 			continue;
 		}
 		if (a[1] == '-') {
-			eq = strchr(a, '=');
-			n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+			n = strcspn(a + 2, "=");
 			for (k = 0; k < NKEYS && (!keys[k].lopt
 			    || strncmp(a + 2, keys[k].lopt, n) || keys[k].lopt[n]); k++)
 				;
-			arg = eq ? eq + 1 : NULL;
+			arg = a[2 + n] ? a + 3 + n : NULL;
 		} else {
 			for (k = 0; k < NKEYS && keys[k].sopt != a[1]; k++)
 				;
@@ -317,49 +315,6 @@ varname(const char *s)
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")];
 }
 
-/* Check a socketFile pattern: a plain name, {worker} its only placeholder. */
-static int
-checkpattern(const char *p, int workers)
-{
-	const char *s;
-	int n = 0;
-
-	if (strchr(p, '/') || !strcmp(p, ".") || !strcmp(p, ".."))
-		return bad(K_SOCKFILE, "must be a file name (no '/', not . or ..)");
-	for (s = p; (s = strchr(s, '{')); s += 8, n++)
-		if (strncmp(s, "{worker}", 8))
-			return bad(K_SOCKFILE, "has an unknown placeholder; only {worker} is known");
-	if (strchr(p, '}') && !n)
-		return bad(K_SOCKFILE, "has a stray '}'");
-	if (!n && workers > 1)
-		return bad(K_SOCKFILE, "must contain {worker} when there are %d workers", workers);
-	return 0;
-}
-
-/* Is the program something we can execute, directly or through PATH? */
-static int
-checknode(int k, const char *node)
-{
-	char buf[PATH_MAX];
-	const char *path, *p;
-	size_t n;
-
-	if (strchr(node, '/'))
-		return access(node, X_OK) < 0 ? bad(k, "%s: %s", node,
-		    strerror(errno)) : 0;
-	if (!(path = getenv("PATH")))
-		path = "/usr/bin:/bin";
-	p = path;
-	do {	/* an empty entry is ".", as for execvp(3) */
-		n = strcspn(p, ":");
-		if (snprintf(buf, sizeof(buf), "%.*s/%s", n ? (int)n : 1, n ? p : ".", node)
-		    < (int)sizeof(buf) && access(buf, X_OK) == 0)
-			return 0;
-		p += n;
-	} while (*p++);
-	return bad(k, "%s: not found in PATH", node);
-}
-
 void
 config_sockpath(const struct config *c, int id, char *buf, size_t n)
 {
@@ -398,7 +353,7 @@ static int
 derive(struct config *c, const char *base)
 {
 	char path[PATH_MAX];
-	const char *prog;
+	const char *prog, *pat, *s;
 	struct stat st;
 	size_t n;
 	int i, k;
@@ -421,9 +376,8 @@ derive(struct config *c, const char *base)
 		return bad(K_COMMAND, "replaces \"script\" and \"node\": give one or the other");
 	if (!c->cmd && !settings[K_SCRIPT].set)
 		return fail("no script: give -s SCRIPT, or \"script\" or \"command\" in the config file");
-	if (!c->cmd && resolve(K_SCRIPT, c->script, base, settings[K_SCRIPT].str) < 0)
-		return -1;
-	if (!c->cmd && stat(c->script, &st) < 0)
+	if (!c->cmd && (resolve(K_SCRIPT, c->script, base, settings[K_SCRIPT].str) < 0
+	    || stat(c->script, &st) < 0))
 		return bad(K_SCRIPT, "%s: %s", c->script, strerror(errno));
 	if (!c->cmd && !S_ISREG(st.st_mode))
 		return bad(K_SCRIPT, "%s: not a regular file", c->script);
@@ -444,9 +398,18 @@ derive(struct config *c, const char *base)
 	if (c->notifyfd && (c->notifyfd < 3 || fcntl(c->notifyfd, F_GETFD) < 0))
 		return bad(K_NOTIFY, "must be 0 or a descriptor open from 3 on");
 
-	strcpy(c->sockpat, str(K_SOCKFILE, "app.{worker}.sock"));
-	if (checkpattern(c->sockpat, c->workers) < 0)
-		return -1;
+	/* The socketFile pattern: a plain name, {worker} its only placeholder. */
+	pat = strcpy(c->sockpat, str(K_SOCKFILE, "app.{worker}.sock"));
+	if (strchr(pat, '/') || !strcmp(pat, ".") || !strcmp(pat, ".."))
+		return bad(K_SOCKFILE, "must be a file name (no '/', not . or ..)");
+	for (s = pat; (s = strchr(s, '{')); s += 8)
+		if (strncmp(s, "{worker}", 8))
+			return bad(K_SOCKFILE, "has an unknown placeholder; only {worker} is known");
+	if (strchr(pat, '}') && !strchr(pat, '{'))
+		return bad(K_SOCKFILE, "has a stray '}'");
+	if (!strchr(pat, '{') && c->workers > 1)
+		return bad(K_SOCKFILE, "must contain {worker} when there are %d workers",
+		    c->workers);
 	/* The longest path a worker binds: its public name plus ".PID". */
 	config_sockpath(c, c->workers - 1, path, sizeof(path));
 	if (strlen(path) + 8 >= SUNLEN)
@@ -484,7 +447,20 @@ derive(struct config *c, const char *base)
 		return -1;
 	prog = strrchr(c->node, '/');
 	c->nodejs = !c->cmd || !strncmp(prog ? prog + 1 : c->node, "node", 4);
-	return checknode(k, c->node);
+	/* Is the program something we can execute, directly or through PATH? */
+	if (prog)
+		return access(c->node, X_OK) < 0 ? bad(k, "%s: %s", c->node,
+		    strerror(errno)) : 0;
+	if (!(s = getenv("PATH")))
+		s = "/usr/bin:/bin";
+	do {	/* an empty entry is ".", as for execvp(3) */
+		n = strcspn(s, ":");
+		if (snprintf(path, sizeof(path), "%.*s/%s", n ? (int)n : 1, n ? s : ".",
+		    c->node) < (int)sizeof(path) && access(path, X_OK) == 0)
+			return 0;
+		s += n;
+	} while (*s++);
+	return bad(k, "%s: not found in PATH", c->node);
 }
 
 int
@@ -506,11 +482,9 @@ config_load(struct config *c, int argc, char *argv[], char *e, size_t n)
 	if (settings[K_CONFIG].set) {
 		strcpy(c->file, settings[K_CONFIG].str);
 		/* The base directory: the file's, made absolute; "" for "/". */
-		if (resolve(K_CONFIG, base, cwd, c->file) < 0)
+		if (resolve(K_CONFIG, base, cwd, c->file) < 0 || readfile(c, c->file) < 0)
 			return -1;
 		*strrchr(base, '/') = '\0';
-		if (readfile(c, c->file) < 0)
-			return -1;
 	}
 	return derive(c, base);
 }

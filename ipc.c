@@ -121,24 +121,22 @@ lines_next(struct lines *l, char **line)
 {
 	char *nl, *p;
 
-	while ((nl = memchr(l->buf + l->off, '\n', l->len - l->off)) && l->skip) {
-		l->off = nl - l->buf + 1;
-		l->skip = 0;
+	if (l->skip) {	/* the rest of an overlong line, dropped up to its newline */
+		nl = memchr(l->buf + l->off, '\n', l->len - l->off);
+		l->off = nl ? (size_t)(nl - l->buf + 1) : l->len;
+		l->skip = !nl;
 	}
-	if (!nl) {
-		if (!l->skip && (l->off > 0 || l->len < sizeof(l->buf)))
+	if (!(nl = memchr(l->buf + l->off, '\n', l->len - l->off))) {
+		if (l->skip || l->off > 0 || l->len < sizeof(l->buf))
 			return 0;
-		l->off = l->len;	/* dropped, with what came before if skipping */
-		if (l->skip)
-			return 0;
+		l->off = l->len;	/* dropped, with the rest of it to come */
 		l->skip = 1;
 		return -1;
 	}
 	*nl = '\0';
 	*line = l->buf + l->off;
-	for (p = *line; p < nl; p++)
-		if (!*p)
-			*p = 0x7f;
+	for (p = *line; (p = memchr(p, '\0', nl - p)); )
+		*p = 0x7f;
 	l->off = nl - l->buf + 1;
 	if (nl > *line && nl[-1] == '\r')
 		nl[-1] = '\0';
@@ -189,7 +187,7 @@ ipc_listen(const char *path)
 	struct sockaddr_un sa;
 	struct stat st;
 	mode_t mask;
-	int fd = -1, r = -1;
+	int fd, r;
 
 	if (ipc_alive(path))
 		warn("%s: already running: another nodesockd answers there", path);
@@ -206,15 +204,14 @@ ipc_listen(const char *path)
 		mask = umask(0177);
 		r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 		umask(mask);
-		if (r < 0 || (r = listen(fd, SOMAXCONN)) < 0)
-			warn("bind %s:", path);
-	}
-	if (r < 0 && fd >= 0)
+		if (r == 0 && listen(fd, SOMAXCONN) == 0) {
+			nonblock(fd);
+			return fd;
+		}
+		warn("bind %s:", path);
 		close(fd);
-	if (r < 0)
-		return -1;
-	nonblock(fd);
-	return fd;
+	}
+	return -1;
 }
 
 /* Who is at the other end? Only our own user and root may command us. */
@@ -281,8 +278,7 @@ ipc_reply(struct client *c, const char *fmt, ...)
 	line[n++] = '\n';
 	/* Doubled, not a realloc(3) per line: no copying in n squared. */
 	if (c->outlen + n > c->outsize) {
-		for (size = c->outsize ? c->outsize : 1024; size < c->outlen + n; )
-			size *= 2;
+		size = c->outsize ? c->outsize * 2 : LINEMAX;	/* once: n < LINEMAX */
 		if (!(p = realloc(c->out, size))) {
 			warn("realloc:");
 			return;
@@ -363,14 +359,12 @@ ipc_run(const char *path, const struct request *r, const char *hint)
 			return 2;
 		}
 		/* (POLLHUP comes even when not asked for.) */
-		if (off >= len && pfd[1].revents) {
-			if ((n = read(0, out, sizeof(out))) > 0) {
-				off = 0;
-				len = n;
-			} else {
-				shutdown(fd, SHUT_WR);
-				pfd[1].fd = -1;
-			}
+		if (off >= len && pfd[1].revents && (n = read(0, out, sizeof(out))) > 0) {
+			off = 0;
+			len = n;
+		} else if (off >= len && pfd[1].revents) {
+			shutdown(fd, SHUT_WR);
+			pfd[1].fd = -1;
 		}
 		if (off < len && (n = write(fd, out + off, len - off)) > 0) {
 			off += n;
