@@ -328,6 +328,34 @@ config_sockpath(const struct config *c, int id, char *buf, size_t n)
 	snprintf(buf + (len < n ? len : n), len < n ? n - len : 0, "%s", p);
 }
 
+/* The configuration, resolved, as a JSON object a key a line, which
+ * config_load takes back: the program in full, no notifyFd (used once). */
+void
+config_json(const struct config *c, struct client *to)
+{
+	char buf[LINEMAX - 64];	/* a key and its value on one reply line */
+	char *p, **v;
+	int k, i, n = 0;
+
+	for (k = 0; k < K_NOTIFY; k++) {
+		p = (char *)c + keys[k].off;
+		if (keys[k].type == J_NUMBER)
+			ipc_reply(to, "%c\"%s\":%d", n++ ? ',' : '{', keys[k].name, *(int *)p);
+		else if (*p && !(c->cmd && k == K_NODE))
+			ipc_reply(to, "%c\"%s\":%s", n++ ? ',' : '{', keys[k].name,
+			    json_quote(buf, sizeof(buf), p));
+	}
+	for (k = K_ENV; k <= K_COMMAND; k++) {
+		if (!(v = *(char ***)((char *)c + keys[k].off)))
+			continue;
+		ipc_reply(to, ",\"%s\":[%s", keys[k].name, *v ? "" : "]");
+		for (i = 0; v[i]; i++)
+			ipc_reply(to, "%s%s%s", i ? "," : "", json_quote(buf, sizeof(buf),
+			    k == K_COMMAND && !i ? c->node : v[i]), v[i + 1] ? "" : "]");
+	}
+	ipc_reply(to, "}\nok");
+}
+
 /* The usage, its commands from their table. */
 void
 config_usage(void)

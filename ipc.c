@@ -40,6 +40,8 @@ const struct command commands[NCMDS] = {
 	    "keep N standby workers" },
 	[C_STATUS]  = { "status",  A_FLAG, "--json", "--json", 0,
 	    "print one line per worker, or with --json one JSON object" },
+	[C_CONFIG]  = { "config",  A_NONE, NULL, NULL, 0,
+	    "print the running configuration as JSON" },
 	[C_NGINX]   = { "nginx",   A_NONE, NULL, NULL, 0,
 	    "print an Nginx upstream block of the workers' sockets" },
 	[C_CTL]     = { "ctl",     A_NONE, NULL, NULL, F_CLI,

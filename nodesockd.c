@@ -1207,16 +1207,15 @@ row(struct client *c, int json, int n, int id, const struct worker *w)
 static void
 status(struct client *c, const struct request *r)
 {
-	char deploy[64] = "null";
 	struct worker *w;
 	struct slot *s;
 	int pass, i, id, n = 0;
 
-	if (busy == B_DEPLOY)
-		snprintf(deploy, sizeof(deploy), "{\"suspended\":%s,\"pending\":%d}",
-		    suspend ? "true" : "false", toonline);
-	if (r->arg)
-		ipc_reply(c, "{\"version\":\"" VERSION "\",\"deploy\":%s,\"workers\":[", deploy);
+	if (r->arg)	/* the version, the deploy if one runs, then the rows */
+		ipc_reply(c, busy == B_DEPLOY ? "{\"version\":\"" VERSION "\",\"deploy\":"
+		    "{\"suspended\":%s,\"pending\":%d},\"workers\":[" : "{\"version\":\""
+		    VERSION "\",\"deploy\":null,\"workers\":[", suspend ? "true" : "false",
+		    toonline);
 	else
 		ipc_reply(c, "worker pid     state      uptime  restarts socket%s",
 		    cfg.watchdog ? " heartbeat" : "");
@@ -1260,6 +1259,13 @@ resume(struct client *c, const struct request *r)
 			become(w, W_ONLINE);
 	}
 	ipc_reply(c, "resumed %d worker%s\nok", n, n == 1 ? "" : "s");
+}
+
+static void
+config(struct client *c, const struct request *r)
+{
+	(void)r;
+	config_json(&cfg, c);
 }
 
 /* An upstream block for Nginx, as the README advises: every public name,
@@ -1341,7 +1347,7 @@ standby(struct client *c, const struct request *r)
 static void (*const handler[NCMDS])(struct client *, const struct request *) = {
 	[C_START] = deploybegin, [C_STOP] = stopbegin, [C_RESTART] = deploybegin,
 	[C_RESUME] = resume, [C_SCALE] = scale, [C_STANDBY] = standby,
-	[C_STATUS] = status, [C_NGINX] = nginx,
+	[C_STATUS] = status, [C_CONFIG] = config, [C_NGINX] = nginx,
 };
 
 /* What a control client sent: each whole line is a command. */

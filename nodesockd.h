@@ -32,7 +32,7 @@ char *json_quote(char *buf, size_t n, const char *s);
 /* ipc.c: the commands, in one table that the command line's parser,
  * --help, the control-line parser and the daemon's dispatch all read. */
 enum cmd { C_NONE, C_START, C_STOP, C_RESTART, C_RESUME, C_SCALE, C_STANDBY,
-	C_STATUS, C_NGINX, C_CTL, NCMDS, C_HELP = NCMDS, C_VERSION };
+	C_STATUS, C_CONFIG, C_NGINX, C_CTL, NCMDS, C_HELP = NCMDS, C_VERSION };
 enum { A_NONE, A_FLAG, A_COUNT0, A_COUNT1 };	/* a count from 0 or from 1 */
 #define F_BUSY	1	/* refused while a deploy or a stop runs */
 #define F_CLI	2	/* on the command line only, no control line */
@@ -112,6 +112,7 @@ void ipc_reply(struct client *c, const char *fmt, ...);
 void ipc_flush(struct client *c);
 void ipc_free(struct client *c);
 int ipc_run(const char *path, const struct request *r, const char *hint);
+void config_json(const struct config *c, struct client *to);	/* config.c; then ok */
 
 /* nodesockd.c */
 void warn(const char *fmt, ...);

@@ -161,7 +161,7 @@ ere() {
 # pool CONTEXT: the file of the replies seen for the examples of CONTEXT.
 pool() {
 	case $1 in
-	start | stop | restart | resume | scale | standby | status | nginx) echo "replies.$1" ;;
+	start | stop | restart | resume | scale | standby | status | config | nginx) echo "replies.$1" ;;
 	client) echo replies.client ;;
 	*) echo replies.all ;;
 	esac
@@ -194,7 +194,7 @@ ask() {
 	: >replies.all
 	# The commands, as the page gives them.
 	commands=$(sed -n '/^\.Sh CONTROL/,/^\.Sh /s/^\.It Cm \([a-z]*\)\( Op Cm \([a-z\\-]*\)\| Ar N\)\{0,1\}$/\1 \3/p' "$MAN" | sed 's/\\-/-/g')
-	[ "$(echo "$commands" | wc -l)" = 9 ]
+	[ "$(echo "$commands" | wc -l)" = 10 ]
 	start_daemon -c app.json
 	wait_for 10 grep -q 'deploy done' "$LOG"
 	while read -r cmd opt; do
@@ -220,7 +220,7 @@ ask() {
 			ask standby "$cmd 0" ;;
 		status)
 			ask status "$cmd" "$cmd $opt" ;;
-		nginx)
+		config | nginx)
 			ask "$cmd" "$cmd" ;;
 		ctl)
 			;;	# the client that sends all the others

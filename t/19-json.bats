@@ -1,5 +1,6 @@
-# status --json: what a monitor reads, one JSON object, which node's
-# JSON.parse and the project's json.c both take.
+# status --json and config: what a monitor and a deploy script read, one
+# JSON object each, which node's JSON.parse and the project's json.c both
+# take; and config's output taken back as a config file.
 load helpers
 
 setup_file() {
@@ -102,4 +103,64 @@ standby_ready() {
 	[ "$output" = "nodesockd: --json goes with status" ]
 	run -1 sh -c 'echo "status json" | "$0" ctl -c app.json' "$NODESOCKD"
 	[ "$output" = "error: usage: status [--json]" ]
+	run -1 sh -c 'echo "config x" | "$0" ctl -c app.json' "$NODESOCKD"
+	[ "$output" = "error: usage: config" ]
+}
+
+@test "config: the running configuration, resolved, taken back as a config file starts the same daemon" {
+	need node
+	mkdir -p srv/run other
+	cp app.js srv/
+	# Relative paths, from the config file's directory; defaults unset.
+	echo '{ "script": "app.js", "tmpDir": "run", "workers": 2, "drainDelay": 100,
+	    "env": ["HOME"], "listenVar": "SOCK_PATH" }' >srv/app.json
+	start_daemon -c srv/app.json -w 3
+	wait_for 10 grep -q 'deploy done' "$LOG"
+	run -0 "$NODESOCKD" config -c srv/app.json
+	echo "$output" >first.json
+	parses first.json
+	[ "$(js first.json 'j.script')" = "$PWD/srv/app.js" ]
+	[ "$(js first.json 'j.tmpDir')" = "$PWD/srv/run" ]
+	[ "$(js first.json 'j.ipcFile')" = "$PWD/srv/run/nodesockd.ipc" ]
+	[ "$(js first.json 'j.workers')" = 3 ]		# the command line's
+	[ "$(js first.json 'j.onlineTimeout')" = 10000 ]	# a default
+	[ "$(js first.json 'j.drainDelay')" = 100 ]
+	[ "$(js first.json 'j.node')" = node ]
+	[ "$(js first.json 'JSON.stringify(j.env)')" = '["HOME"]' ]
+	[ "$(js first.json 'j.notifyFd')" = undefined ]
+	# A scale shows.
+	run -0 "$NODESOCKD" scale 2 -c srv/app.json
+	[ "$(js <("$NODESOCKD" config -c srv/app.json) 'j.workers')" = 2 ]
+	run -0 "$NODESOCKD" scale 3 -c srv/app.json
+	kill -TERM "$DPID"
+	wait_for 15 gone "$DPID"
+	# Fed back, from elsewhere: the same daemon, the same configuration.
+	cp first.json other/again.json
+	(cd / && start_daemon -c "$BATS_TEST_TMPDIR/other/again.json")
+	DPID=$(tail -1 "$BATS_TEST_TMPDIR/pids")
+	wait_for 10 logged 2 'deploy done'
+	run -0 "$NODESOCKD" config -i "$PWD/srv/run/nodesockd.ipc"
+	[ "$output" = "$(cat first.json)" ]
+	[ "$(get srv/run/app.2.sock | cut -d' ' -f2)" = 2 ]
+}
+
+@test "config: a command's program in full, in place of script and node; taken back" {
+	need node
+	mkdir bin
+	ln -s "$(command -v node)" bin/node
+	echo '{ "command": ["bin/node", "app.js", "a \"quoted\" arg"], "env": [] }' >app.json
+	up
+	run -0 "$NODESOCKD" config -c app.json
+	echo "$output" >first.json
+	parses first.json
+	[ "$(js first.json 'JSON.stringify(j.command)')" = '["'"$PWD"'/bin/node","app.js","a \"quoted\" arg"]' ]
+	[ "$(js first.json 'j.script + " " + j.node')" = "undefined undefined" ]
+	[ "$(js first.json 'JSON.stringify(j.env)')" = '[]' ]
+	kill -TERM "$DPID"
+	wait_for 15 gone "$DPID"
+	cp first.json again.json
+	start_daemon -c again.json
+	wait_for 10 logged 2 'deploy done'
+	run -0 "$NODESOCKD" config -c again.json
+	[ "$output" = "$(cat first.json)" ]
 }
