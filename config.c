@@ -366,9 +366,9 @@ config_usage(void)
 	fputs("usage: nodesockd [-c FILE] [-s SCRIPT] [-e VAR] [-t DIR] [-o PATTERN]\n"
 	    "                 [-i FILE] [-w N] [-S N] [-d FD]\n", stdout);
 	for (cmd = commands + 1; cmd < commands + NCMDS; cmd++) {
-		printf("       nodesockd %s%s [-c FILE | -i FILE]\n", cmd->name,
-		    cmd->arg >= A_COUNT0 ? " N" : !cmd->opt ? "" : cmd->opt[2] == 's'
-		    ? " [-u]" : " [--json]");
+		printf("       nodesockd %s%s%s%s [-c FILE | -i FILE]\n", cmd->name,
+		    cmd->arg >= A_COUNT0 ? " N" : cmd->opt ? " [" : "", !cmd->opt ? "" :
+		    strcmp(cmd->opt, "--suspended") ? cmd->opt : "-u", cmd->opt ? "]" : "");
 		p += snprintf(p, list + sizeof(list) - p, "  %-10s %s\n",
 		    cmd->name, cmd->help);
 	}
