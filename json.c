@@ -144,54 +144,32 @@ numeric(const char *s, int i, int end)
 	return i == end;
 }
 
-/* Check the escape at the backslash; store a \u escape's code unit in *u. */
-static int
-escape(struct parser *p, int quote, int *u)
-{
-	const char *s = p->s;
-	int b = p->pos, k;
-
-	if (b + 1 >= p->len)
-		return fail(p, quote, "unterminated string");
-	if (s[b + 1] != 'u') {
-		if (!esc[(unsigned char)s[b + 1]])
-			return fail(p, b, "invalid escape in string");
-		p->pos += 2;
-		return 0;
-	}
-	for (k = 2; k < 6; k++) {
-		if (b + k >= p->len)
-			return fail(p, quote, "unterminated string");
-		if (!isxdigit((unsigned char)s[b + k]))
-			return fail(p, b, "invalid \\u escape");
-	}
-	*u = hex4(s + b + 2);
-	p->pos += 6;
-	return 0;
-}
-
 /*
- * A string is checked before its token is taken.  hi remembers where a high
+ * A string is checked before its token is taken: n is the length of the
+ * character or escape at b, u a \u escape's code unit, and hi where a high
  * surrogate escape was, for the low one that must follow it at once.
  */
 static int
 string(struct parser *p)
 {
-	int quote, i, b, c, u, hi, lo;
+	const char *s = p->s;
+	int quote, i, b, c, k, n, u, hi, lo;
 
 	quote = p->pos++;
-	for (hi = -1, c = 0; c != '"';) {
-		if (p->pos >= p->len)
+	for (hi = -1, c = 0; c != '"'; p->pos += n) {
+		if ((b = p->pos) >= p->len)
 			return fail(p, quote, "unterminated string");
-		b = p->pos;
-		c = (unsigned char)p->s[b];
-		if (c < 0x20)
+		if ((c = (unsigned char)s[b]) < 0x20)
 			return fail(p, b, "control character in string");
-		u = -1;
-		if (c != '\\')
-			p->pos++;
-		else if (escape(p, quote, &u) < 0)
-			return -1;
+		n = c != '\\' ? 1 : b + 1 < p->len && s[b + 1] == 'u' ? 6 : 2;
+		for (k = 1; k < n; k++)
+			if (b + k >= p->len)
+				return fail(p, quote, "unterminated string");
+			else if (k > 1 && !isxdigit((unsigned char)s[b + k]))
+				return fail(p, b, "invalid \\u escape");
+		if (n == 2 && !esc[(unsigned char)s[b + 1]])
+			return fail(p, b, "invalid escape in string");
+		u = n == 6 ? hex4(s + b + 2) : -1;
 		lo = u >= 0xdc00 && u <= 0xdfff;
 		if ((hi >= 0) != lo)
 			return fail(p, lo ? b : hi, "invalid surrogate pair");
