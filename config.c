@@ -30,9 +30,11 @@
 #define MAXTOK	1024
 #define OFF(f)	offsetof(struct config, f)
 
-enum { K_SCRIPT, K_TMPDIR, K_SOCKFILE, K_LISTENVAR, K_IPCFILE, K_WORKERS,
-	K_STANDBY, K_NODE, K_ONLINE, K_DRAIN, K_SHUTDOWN, K_ORPHAN, K_WATCHDOG,
-	K_NOTIFY, K_ENV, K_COMMAND, K_CONFIG, NKEYS };
+/* In the order of config's output: what a worker is given at its start,
+ * where the sockets are, then the counts and timeouts. */
+enum { K_SCRIPT, K_NODE, K_COMMAND, K_ENV, K_LISTENVAR, K_ORPHAN, K_WATCHDOG,
+	K_TMPDIR, K_SOCKFILE, K_IPCFILE, K_WORKERS, K_STANDBY, K_ONLINE, K_DRAIN,
+	K_SHUTDOWN, K_NOTIFY, K_CONFIG, NKEYS };
 
 /* Each key: its names, its type, and where it goes in struct config (an
  * int for a number, a char[PATH_MAX] or char[64] for a string, a char **
@@ -45,21 +47,21 @@ static const struct key {
 	size_t off;
 } keys[NKEYS] = {
 	[K_SCRIPT]    = { "script",          "script",      's', J_STRING, OFF(script) },
+	[K_NODE]      = { "node",            NULL,          0,   J_STRING, OFF(node) },
+	[K_COMMAND]   = { "command",         NULL,          0,   J_ARRAY,  OFF(cmd) },
+	[K_ENV]       = { "env",             NULL,          0,   J_ARRAY,  OFF(env) },
+	[K_LISTENVAR] = { "listenVar",       "listen-var",  'e', J_STRING, OFF(listenvar) },
+	[K_ORPHAN]    = { "orphanTimeout",   NULL,          0,   J_NUMBER, OFF(orphantimeout) },
+	[K_WATCHDOG]  = { "watchdog",        NULL,          0,   J_NUMBER, OFF(watchdog) },
 	[K_TMPDIR]    = { "tmpDir",          "tmp-dir",     't', J_STRING, OFF(tmpdir) },
 	[K_SOCKFILE]  = { "socketFile",      "socket-file", 'o', J_STRING, OFF(sockpat) },
-	[K_LISTENVAR] = { "listenVar",       "listen-var",  'e', J_STRING, OFF(listenvar) },
 	[K_IPCFILE]   = { "ipcFile",         "ipc-file",    'i', J_STRING, OFF(ipc) },
 	[K_WORKERS]   = { "workers",         "workers",     'w', J_NUMBER, OFF(workers) },
 	[K_STANDBY]   = { "standby",         "standby",     'S', J_NUMBER, OFF(standby) },
-	[K_NODE]      = { "node",            NULL,          0,   J_STRING, OFF(node) },
 	[K_ONLINE]    = { "onlineTimeout",   NULL,          0,   J_NUMBER, OFF(onlinetimeout) },
 	[K_DRAIN]     = { "drainDelay",      NULL,          0,   J_NUMBER, OFF(draindelay) },
 	[K_SHUTDOWN]  = { "shutdownTimeout", NULL,          0,   J_NUMBER, OFF(shutdowntimeout) },
-	[K_ORPHAN]    = { "orphanTimeout",   NULL,          0,   J_NUMBER, OFF(orphantimeout) },
-	[K_WATCHDOG]  = { "watchdog",        NULL,          0,   J_NUMBER, OFF(watchdog) },
 	[K_NOTIFY]    = { "notifyFd",        "notify-fd",   'd', J_NUMBER, OFF(notifyfd) },
-	[K_ENV]       = { "env",             NULL,          0,   J_ARRAY,  OFF(env) },
-	[K_COMMAND]   = { "command",         NULL,          0,   J_ARRAY,  OFF(cmd) },
 	[K_CONFIG]    = { "config",          "config",      'c', 0,        0 },
 };
 
@@ -237,7 +239,7 @@ readfile(struct config *c, const char *path)
 	static struct jtok t[MAXTOK];
 	static const char *what[] = { "strings, the first not empty", "variable names" };
 	struct jerr e;
-	char **v;
+	char **v, *p;
 	struct setting *st;
 	ssize_t n;
 	int fd, i, j, k, m, val;
@@ -285,15 +287,16 @@ readfile(struct config *c, const char *path)
 		case J_ARRAY:	/* env: names, maybe none; command: a program first */
 			if (t[val].type != J_ARRAY || (k == K_COMMAND && !t[val].size))
 				return bad(k, "must be an array of %s", what[k == K_ENV]);
-			if (!(v = calloc(t[val].size + 1, sizeof(*v))))
+			/* One block, one free(3): the pointers, then the strings,
+			 * none longer decoded than between its quotes. */
+			n = (t[val].size + 1) * sizeof(*v);
+			if (!(v = calloc(1, n + t[val].end - t[val].start)))
 				return fail("calloc: %s", strerror(errno));
 			*(char ***)((char *)c + keys[k].off) = v;
-			for (j = 0; j < t[val].size; j++) {
-				if (json_str(buf, &t[val + 1 + j], st->str, sizeof(st->str)) < (j == 0))
+			for (p = (char *)v + n, j = 0; j < t[val].size; p += strlen(p) + 1, j++)
+				if (json_str(buf, &t[val + 1 + j], v[j] = p, t[val + 1 + j].end
+				    - t[val + 1 + j].start + 1) < (j == 0))
 					return bad(k, "must be an array of %s", what[k == K_ENV]);
-				if (!(v[j] = strdup(st->str)))
-					return fail("strdup: %s", strerror(errno));
-			}
 			break;
 		}
 	}
@@ -339,17 +342,15 @@ config_json(const struct config *c, struct client *to)
 
 	for (k = 0; k < K_NOTIFY; k++) {
 		p = (char *)c + keys[k].off;
+		v = keys[k].type == J_ARRAY ? *(char ***)p : NULL;
 		if (keys[k].type == J_NUMBER)
 			ipc_reply(to, "%c\"%s\":%d", n++ ? ',' : '{', keys[k].name, *(int *)p);
-		else if (*p && !(c->cmd && k == K_NODE))
+		else if (keys[k].type == J_STRING && *p && !(c->cmd && k == K_NODE))
 			ipc_reply(to, "%c\"%s\":%s", n++ ? ',' : '{', keys[k].name,
 			    json_quote(buf, sizeof(buf), p));
-	}
-	for (k = K_ENV; k <= K_COMMAND; k++) {
-		if (!(v = *(char ***)((char *)c + keys[k].off)))
-			continue;
-		ipc_reply(to, ",\"%s\":[%s", keys[k].name, *v ? "" : "]");
-		for (i = 0; v[i]; i++)
+		else if (v)
+			ipc_reply(to, "%c\"%s\":[%s", n++ ? ',' : '{', keys[k].name, *v ? "" : "]");
+		for (i = 0; v && v[i]; i++)
 			ipc_reply(to, "%s%s%s", i ? "," : "", json_quote(buf, sizeof(buf),
 			    k == K_COMMAND && !i ? c->node : v[i]), v[i + 1] ? "" : "]");
 	}
@@ -508,9 +509,9 @@ config_load(struct config *c, int argc, char *argv[], char *e, size_t n)
 		return fail("getcwd: %s", strerror(errno));
 	strcpy(base, cwd);
 	if (settings[K_CONFIG].set) {
-		strcpy(c->file, settings[K_CONFIG].str);
 		/* The base directory: the file's, made absolute; "" for "/". */
-		if (resolve(K_CONFIG, base, cwd, c->file) < 0 || readfile(c, c->file) < 0)
+		if (resolve(K_CONFIG, base, cwd, settings[K_CONFIG].str) < 0
+		    || readfile(c, settings[K_CONFIG].str) < 0)
 			return -1;
 		*strrchr(base, '/') = '\0';
 	}

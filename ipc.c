@@ -105,13 +105,11 @@ lines_fill(int fd, struct lines *l)
 	l->off = 0;
 	if (l->len == sizeof(l->buf))
 		return 1;
-	n = read(fd, l->buf + l->len, sizeof(l->buf) - l->len);
-	if (n > 0)
-		l->len += n;
-	else if (n < 0)
+	if ((n = read(fd, l->buf + l->len, sizeof(l->buf) - l->len)) < 0)
 		return (errno == EAGAIN || errno == EINTR) ? 1 : -1;
-	else if (l->len > 0 && l->buf[l->len - 1] != '\n')
+	if (n == 0 && l->len > 0 && l->buf[l->len - 1] != '\n')
 		l->buf[l->len++] = '\n';	/* the end of input ends a line */
+	l->len += n;
 	return n != 0;
 }
 
@@ -155,8 +153,7 @@ nonblock(int fd)
 int
 ipc_addr(struct sockaddr_un *sa, const char *path)
 {
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
+	*sa = (struct sockaddr_un){ .sun_family = AF_UNIX };
 	if (snprintf(sa->sun_path, sizeof(sa->sun_path), "%s", path)
 	    < (int)sizeof(sa->sun_path))
 		return 0;
@@ -335,7 +332,7 @@ ipc_run(const char *path, const struct request *r, const char *hint)
 	char out[LINEMAX], *line;
 	size_t off = 0, len = 0;
 	ssize_t n;
-	int fd, status = 0, ctl = r->cmd == C_CTL, rd;
+	int fd, status = 0, ctl = r->cmd == C_CTL, rd = 1;
 
 	signal(SIGPIPE, SIG_IGN);
 	if (ipc_addr(&sa, path) < 0 || (fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0
@@ -351,15 +348,14 @@ ipc_run(const char *path, const struct request *r, const char *hint)
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	pfd[0].fd = fd;
 	pfd[1].fd = ctl ? 0 : -1;
-	for (;;) {
+	while (rd > 0) {
 		pfd[0].events = POLLIN | (off < len ? POLLOUT : 0);
 		pfd[1].events = off < len ? 0 : POLLIN;
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			warn("poll:");
-			return 2;
-		}
+		while (poll(pfd, 2, -1) < 0)
+			if (errno != EINTR) {
+				warn("poll:");
+				return 2;
+			}
 		/* (POLLHUP comes even when not asked for.) */
 		if (off >= len && pfd[1].revents && (n = read(0, out, sizeof(out))) > 0) {
 			off = 0;
@@ -392,8 +388,6 @@ ipc_run(const char *path, const struct request *r, const char *hint)
 				fflush(stdout);
 			status |= !strncmp(line, "error", 5);	/* ctl's status */
 		}
-		if (rd <= 0)
-			break;
 	}
 	if (ctl)
 		return status;

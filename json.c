@@ -175,9 +175,8 @@ string(struct parser *p)
 			return fail(p, lo ? b : hi, "invalid surrogate pair");
 		hi = (u >= 0xd800 && u <= 0xdbff) ? b : -1;
 	}
-	if ((i = newtok(p, J_STRING, quote, p->pos - 1)) < 0)
-		return -1;
-	p->t[i].start = quote + 1;
+	if ((i = newtok(p, J_STRING, quote, p->pos - 1)) >= 0)
+		p->t[i].start = quote + 1;
 	return i;
 }
 
@@ -206,18 +205,13 @@ scalar(struct parser *p)
 
 	for (end = start; end < p->len && wordbyte(p->s[end]); end++)
 		;
-	if (p->s[start] == '-' || isdigit((unsigned char)p->s[start])) {
-		if (!numeric(p->s, start, end))
-			return fail(p, start, "invalid number");
-		type = J_NUMBER;
-	} else {
-		for (type = J_TRUE; type <= J_NULL; type++)
-			if ((int)strlen(litname[type]) == end - start &&
-			    !memcmp(p->s + start, litname[type], end - start))
-				break;
-		if (type > J_NULL)
-			return fail(p, start, "invalid literal");
-	}
+	for (type = J_NULL; type > J_NUMBER; type--)	/* J_NUMBER if none */
+		if ((int)strlen(litname[type]) == end - start &&
+		    !memcmp(p->s + start, litname[type], end - start))
+			break;
+	if (type == J_NUMBER && !numeric(p->s, start, end))
+		return fail(p, start, isalpha((unsigned char)p->s[start])
+		    ? "invalid literal" : "invalid number");
 	p->pos = end;
 	return newtok(p, type, start, end);
 }
@@ -331,10 +325,9 @@ json_str(const char *s, const struct jtok *t, char *buf, size_t n)
 	size_t len = 0;
 	int i, k;
 
-	if (n == 0)
-		return -1;
-	buf[0] = '\0';
-	if (t->type != J_STRING)
+	if (n > 0)
+		buf[0] = '\0';
+	if (n == 0 || t->type != J_STRING)
 		return -1;
 	for (i = t->start; i < t->end; len += k) {
 		if ((k = decode(s, &i, u)) == 0 || len + k >= n) {

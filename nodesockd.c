@@ -101,8 +101,9 @@ struct slot {
 	char path[SUNLEN];	/* the public name */
 };
 
-/* The signals the daemon handles; a child gets them back at SIG_DFL. */
-static const int handled[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT };
+/* The signals the daemon catches, SIGPIPE only for write(2) to fail with
+ * EPIPE; a child gets them back at SIG_DFL. */
+static const int handled[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGPIPE };
 
 static struct config cfg;
 static struct slot slots[MAXWORKERS];
@@ -264,13 +265,13 @@ saverun(void)
 	}
 }
 
-/* A worker's private socket: its public name, ".PID". config_load made
- * sure that it fits. */
-static int
+/* A worker's private socket: its public name, ".PID". config_load and
+ * scale made sure that it fits. */
+static void
 privname(struct worker *w, pid_t pid)
 {
-	return snprintf(w->sock, sizeof(w->sock), "%s.%d",
-	    slots[w->id < 0 ? 0 : w->id].path, (int)pid) < (int)sizeof(w->sock) ? 0 : -1;
+	snprintf(w->sock, sizeof(w->sock), "%s.%d", slots[w->id < 0 ? 0 : w->id].path,
+	    (int)pid);
 }
 
 /* In the child: its socket's name, signals, fd 3, environment, process
@@ -285,11 +286,9 @@ child(struct worker *w, int fd, const sigset_t *mask)
 	size_t n;
 	int i, j, k;
 
-	if (privname(w, getpid()) < 0)
-		_exit(126);
+	privname(w, getpid());
 	for (i = 0; i < (int)LEN(handled); i++)
 		signal(handled[i], SIG_DFL);
-	signal(SIGPIPE, SIG_DFL);
 	sigprocmask(SIG_SETMASK, mask, NULL);
 	close(w->chan);		/* so that the parent's death reads as EOF */
 	close(lfd);		/* nor may we keep the control socket alive */
@@ -430,28 +429,19 @@ killw(struct worker *w)
 	become(w, W_KILLED);
 }
 
-/* Ask a worker to finish and exit: "shutdown" once it listens, else SIGTERM. */
+/* Ask a worker to finish and exit: "shutdown" once it listens, else SIGTERM.
+ * One asked already, or gone, is left be; an earlier daemon's gets SIGTERM
+ * in ondeadlines(). */
 static void
 stopw(struct worker *w)
 {
-	switch (w->state) {
-	case W_ONLINE:
-	case W_SUSPENDED:
-	case W_DRAINING:
-		if (w->chan >= 0 && dprintf(w->chan, "\"shutdown\"\n") > 0)
-			break;
-		/* FALLTHROUGH */
-	case W_STARTING:
-		kill(w->pid, SIGTERM);
-		break;
-	case W_LEFT:
-		w->deadline = now();	/* SIGTERM, in ondeadlines() */
-		/* FALLTHROUGH */
-	case W_STOPPING:
-	case W_KILLED:
-	case W_REAPED:
+	if (w->state == W_LEFT)
+		w->deadline = now();
+	if (w->state >= W_STOPPING)	/* W_STOPPING, W_KILLED, W_REAPED, W_LEFT */
 		return;
-	}
+	if (w->state == W_STARTING || w->chan < 0
+	    || dprintf(w->chan, "\"shutdown\"\n") <= 0)
+		kill(w->pid, SIGTERM);
 	become(w, W_STOPPING);
 }
 
@@ -656,16 +646,13 @@ fail(struct worker *w, const char *fmt, ...)
 	}
 	if (w)
 		slots[w->id].repl = NULL;
-	if (busy == B_DEPLOY) {
-		warn("deploy failed: %s", why);
-		for (s = slots; s < slots + cfg.workers; s++)
-			if (s->repl) {
-				stopw(s->repl);
-				s->repl = NULL;
-			}
-	} else if (w) {
-		warn("%s", why);
-	}
+	if (busy == B_DEPLOY || w)
+		warn(busy == B_DEPLOY ? "deploy failed: %s" : "%s", why);
+	for (s = slots; busy == B_DEPLOY && s < slots + cfg.workers; s++)
+		if (s->repl) {
+			stopw(s->repl);
+			s->repl = NULL;
+		}
 	if (busy == B_SCALE || busy == B_DEPLOY)	/* answered why, and over */
 		over("error: %s", why);
 	for (s = slots; s < slots + cfg.workers; s++)
@@ -946,15 +933,13 @@ reaped(struct worker *w, int status)
 {
 	struct slot *s = w->id < 0 ? &spare : &slots[w->id];
 	enum wstate was = w->state;
+	int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	char how[128];
 
-	if (WIFSIGNALED(status))
-		snprintf(s->last, sizeof(s->last), "killed by signal %d (%s)",
-		    WTERMSIG(status), strsignal(WTERMSIG(status)));
-	else
-		snprintf(s->last, sizeof(s->last), "exited with status %d",
-		    WEXITSTATUS(status));
-	snprintf(how, sizeof(how), "%s%s", WIFSIGNALED(status) ? "was " : "", s->last);
+	snprintf(s->last, sizeof(s->last), sig ? "killed by signal %d (%s)"
+	    : "exited with status %d", sig ? sig : WEXITSTATUS(status),
+	    sig ? strsignal(sig) : "");
+	snprintf(how, sizeof(how), "%s%s", sig ? "was " : "", s->last);
 	become(w, W_REAPED);
 	if (w->chan >= 0)
 		close(w->chan);
@@ -1246,8 +1231,7 @@ resume(struct client *c, const struct request *r)
 	(void)r;
 	suspend = 0;
 	for (w = workers; w; w = w->next) {
-		if (!w->suspended || w->id < 0 || (w->state != W_STARTING
-		    && w->state != W_SUSPENDED))
+		if (!w->suspended || w->id < 0 || w->state > W_SUSPENDED)
 			continue;
 		w->suspended = 0;
 		if (w->chan < 0 || dprintf(w->chan, "\"resume\"\n") < 0) {
@@ -1475,7 +1459,8 @@ onio(struct pollfd *pfd, int n)
 static void
 setup(void)
 {
-	struct sigaction sa = { 0 };
+	struct sigaction sa = { .sa_handler = onsignal,
+	    .sa_flags = SA_RESTART };
 	struct dirent *e;
 	DIR *d;
 	int i, fd;
@@ -1496,12 +1481,9 @@ setup(void)
 		die("pipe:");
 	for (i = 0; i < 2; i++)
 		nonblock(selfpipe[i]);
-	sa.sa_handler = onsignal;
-	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < (int)LEN(handled); i++)
 		sigaction(handled[i], &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 #ifdef PR_SET_CHILD_SUBREAPER
 	prctl(PR_SET_CHILD_SUBREAPER, 1);	/* workers' orphans come to us */
 #endif

@@ -57,7 +57,6 @@ extern const struct command commands[NCMDS];
 struct config {
 	struct request req;
 	int located;			/* -c or -i said where the daemon is */
-	char file[PATH_MAX];		/* the config file as given, for messages */
 	char script[PATH_MAX];		/* absolute */
 	char tmpdir[PATH_MAX];		/* absolute */
 	char sockpat[PATH_MAX];		/* socketFile: a name in tmpdir */

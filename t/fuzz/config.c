@@ -88,21 +88,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void
-freev(char **v)
-{
-	int i;
-
-	for (i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
+/* An array is one block, its strings after its pointers. */
 static void
 freeenv(struct config *c)
 {
-	freev(c->env);
-	freev(c->cmd);
+	free(c->env);
+	free(c->cmd);
 }
 
 /* Two NULL-ended arrays hold the same strings. */
