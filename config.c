@@ -184,11 +184,12 @@ readargs(struct config *c, int argc, char *argv[])
 		}
 		if (!strcmp(a, "-u"))
 			a = "--suspended";
-		for (k = 1; k < NCMDS && (!commands[k].opt
-		    || strcmp(a, commands[k].opt)); k++)
-			;
-		if (k < NCMDS) {
-			flag = commands[k].opt;
+		for (n = 0, k = 1; k < NCMDS; k++)	/* a flag: the commands it goes with */
+			if (commands[k].opt && !strcmp(a, commands[k].opt))
+				n += snprintf(with + n, sizeof(with) - n, "%s%s",
+				    n ? " or " : "", commands[k].name);
+		if (n) {
+			flag = a;
 			continue;
 		}
 		if (a[1] == '-') {
@@ -217,13 +218,8 @@ readargs(struct config *c, int argc, char *argv[])
 			return badnum(k, range[k][1] - 1);
 	}
 	if (flag && (!c->req.cmd || !commands[c->req.cmd].opt
-	    || strcmp(flag, commands[c->req.cmd].opt))) {
-		for (n = 0, k = 1; k < NCMDS; k++)
-			if (commands[k].opt && !strcmp(flag, commands[k].opt))
-				n += snprintf(with + n, sizeof(with) - n, "%s%s",
-				    n ? " or " : "", commands[k].name);
+	    || strcmp(flag, commands[c->req.cmd].opt)))
 		return fail("%s goes with %s", flag, with);
-	}
 	if (commands[c->req.cmd].arg >= A_COUNT0 && c->req.arg < 0)
 		return fail("%s needs N, from %d to %d", argv[1],
 		    commands[c->req.cmd].arg - A_COUNT0, MAXWORKERS);
@@ -358,7 +354,7 @@ config_json(const struct config *c, struct client *to)
 }
 
 /* The usage, its commands from their table. */
-void
+int
 config_usage(void)
 {
 	char list[1024], *p = list;
@@ -374,7 +370,7 @@ config_usage(void)
 		    cmd->name, cmd->help);
 	}
 	fputs("       nodesockd -h | -V\n\n", stdout);
-	printf(usage, list);
+	return printf(usage, list) < 0 || fflush(stdout) == EOF;
 }
 
 /* The paths, and for the daemon the checks: everything set from settings[]. */
@@ -410,10 +406,9 @@ derive(struct config *c, const char *base)
 		return bad(K_SCRIPT, "%s: %s", c->script, strerror(errno));
 	if (!c->cmd && !S_ISREG(st.st_mode))
 		return bad(K_SCRIPT, "%s: not a regular file", c->script);
-	if (stat(c->tmpdir, &st) < 0)
+	errno = ENOTDIR;	/* unless stat(2) has a better reason */
+	if (stat(c->tmpdir, &st) < 0 || !S_ISDIR(st.st_mode))
 		return bad(K_TMPDIR, "%s: %s", c->tmpdir, strerror(errno));
-	if (!S_ISDIR(st.st_mode))
-		return bad(K_TMPDIR, "%s: not a directory", c->tmpdir);
 
 	for (k = 0; k < NKEYS; k++) {
 		if (keys[k].type != J_NUMBER)

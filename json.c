@@ -99,13 +99,6 @@ newtok(struct parser *p, int type, int start, int end)
 	return p->n++;
 }
 
-/* The bytes that may continue a number or a literal: "1x" is one bad token. */
-static int
-wordbyte(int c)
-{
-	return isalnum((unsigned char)c) || c == '.' || c == '+' || c == '-';
-}
-
 /* The value of four hex digits, already checked. */
 static int
 hex4(const char *s)
@@ -203,7 +196,9 @@ scalar(struct parser *p)
 {
 	int start = p->pos, end, type;
 
-	for (end = start; end < p->len && wordbyte(p->s[end]); end++)
+	/* The bytes that may continue one: "1x" is one bad token. */
+	for (end = start; end < p->len && (isalnum((unsigned char)p->s[end])
+	    || memchr(".+-", p->s[end], 3)); end++)
 		;
 	for (type = J_NULL; type > J_NUMBER; type--)	/* J_NUMBER if none */
 		if ((int)strlen(litname[type]) == end - start &&

@@ -370,10 +370,8 @@ spawn(int id, int suspended)
 	}
 	nonblock(sv[0]);
 	fcntl(sv[1], F_SETFD, FD_CLOEXEC);
-	w->id = id;
-	w->suspended = suspended;
-	w->chan = sv[0];
-	w->born = now();
+	*w = (struct worker){ .next = workers, .id = id, .suspended = suspended,
+	    .chan = sv[0], .born = now() };
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &mask);
 	if ((w->pid = fork()) == 0)
@@ -389,7 +387,6 @@ spawn(int id, int suspended)
 	setpgid(w->pid, w->pid);	/* before anyone may signal the group */
 	privname(w, w->pid);
 	w->start = starttime(w->pid);
-	w->next = workers;
 	workers = w;
 	saverun();
 	if (write(w->chan, "", 1) != 1)
@@ -1188,7 +1185,7 @@ row(struct client *c, int json, int n, int id, const struct worker *w)
 }
 
 /* One row a worker, a row for a slot without one, then the standbys; for
- * --json, one JSON object, a row a line. */
+ * --json, one JSON object, a row a line. config: what the daemon runs. */
 static void
 status(struct client *c, const struct request *r)
 {
@@ -1196,6 +1193,10 @@ status(struct client *c, const struct request *r)
 	struct slot *s;
 	int pass, i, id, n = 0;
 
+	if (r->cmd == C_CONFIG) {
+		config_json(&cfg, c);
+		return;
+	}
 	if (r->arg)	/* the version, the deploy if one runs, then the rows */
 		ipc_reply(c, busy == B_DEPLOY ? "{\"version\":\"" VERSION "\",\"deploy\":"
 		    "{\"suspended\":%s,\"pending\":%d},\"workers\":[" : "{\"version\":\""
@@ -1243,13 +1244,6 @@ resume(struct client *c, const struct request *r)
 			become(w, W_ONLINE);
 	}
 	ipc_reply(c, "resumed %d worker%s\nok", n, n == 1 ? "" : "s");
-}
-
-static void
-config(struct client *c, const struct request *r)
-{
-	(void)r;
-	config_json(&cfg, c);
 }
 
 /* An upstream block for Nginx, as the README advises: every public name,
@@ -1331,7 +1325,7 @@ standby(struct client *c, const struct request *r)
 static void (*const handler[NCMDS])(struct client *, const struct request *) = {
 	[C_START] = deploybegin, [C_STOP] = stopbegin, [C_RESTART] = deploybegin,
 	[C_RESUME] = resume, [C_SCALE] = scale, [C_STANDBY] = standby,
-	[C_STATUS] = status, [C_CONFIG] = config, [C_NGINX] = nginx,
+	[C_STATUS] = status, [C_CONFIG] = status, [C_NGINX] = nginx,
 };
 
 /* What a control client sent: each whole line is a command. */
@@ -1500,14 +1494,12 @@ main(int argc, char *argv[])
 	if (config_load(&cfg, argc, argv, why, sizeof(why)) < 0)
 		die("%s", why);
 	if (cfg.req.cmd == C_HELP)
-		config_usage();
-	else if (cfg.req.cmd == C_VERSION)
-		puts("nodesockd " VERSION);
-	else if (cfg.req.cmd)
+		return config_usage();
+	if (cfg.req.cmd == C_VERSION)
+		return puts("nodesockd " VERSION) < 0 || fflush(stdout) == EOF;
+	if (cfg.req.cmd)
 		return ipc_run(cfg.ipc, &cfg.req, cfg.located ? "" :
 		    " (give -c FILE, the daemon's config, or -i FILE, its control socket)");
-	if (cfg.req.cmd)
-		return 0;
 	setup();
 	if (unpublishable(why, sizeof(why)))
 		die("cannot publish: %s", why);

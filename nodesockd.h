@@ -74,7 +74,7 @@ struct config {
 
 int config_load(struct config *c, int argc, char *argv[], char *err, size_t n);
 void config_sockpath(const struct config *c, int id, char *buf, size_t n);
-void config_usage(void);
+int config_usage(void);		/* 1 if it could not be written */
 
 /* ipc.c: the control socket, its client, and line framing for both it and
  * the worker channel on fd 3. */

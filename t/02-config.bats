@@ -89,7 +89,7 @@ bad() {
 	bad '{"script": "nope.js"}' "nodesockd: app.json:1:12: \"script\" $PWD/nope.js: No such file or directory"
 	bad '{"script": "."}' "nodesockd: app.json:1:12: \"script\" $PWD/.: not a regular file"
 	bad '{"script": "app.js", "tmpDir": "nope"}' "nodesockd: app.json:1:32: \"tmpDir\" $PWD/nope: No such file or directory"
-	bad '{"script": "app.js", "tmpDir": "app.js"}' "nodesockd: app.json:1:32: \"tmpDir\" $PWD/app.js: not a directory"
+	bad '{"script": "app.js", "tmpDir": "app.js"}' "nodesockd: app.json:1:32: \"tmpDir\" $PWD/app.js: Not a directory"
 	bad '{"script": "app.js", "node": "no-such-node"}' 'nodesockd: app.json:1:30: "node" no-such-node: not found in PATH'
 	bad '{"script": "app.js", "node": "./app.js"}' "nodesockd: app.json:1:30: \"node\" $PWD/./app.js: Permission denied"
 }
