@@ -11,8 +11,9 @@
  * Last, everything that can fail before a worker starts is checked. Nothing
  * here exits: the first problem is kept, with file:line:col when it came
  * from the file, and config_load() returns -1; the daemon's reload runs the
- * same code on the same argv. Clients (start, stop, ...) only need the
- * control socket's path and skip the checks that concern the workers.
+ * same code on the same argv, with the running configuration as was.
+ * Clients (start, stop, ...) only need the control socket's path and skip
+ * the checks that concern the workers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -240,7 +241,7 @@ readfile(struct config *c, const char *path)
 	ssize_t n;
 	int fd, i, j, k, m, val;
 
-	if ((fd = open(path, O_RDONLY)) < 0)
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK)) < 0)	/* a FIFO: no hang */
 		return fail("%s: %s", path, strerror(errno));
 	n = read(fd, buf, sizeof(buf));
 	close(fd);
@@ -297,6 +298,15 @@ readfile(struct config *c, const char *path)
 		}
 	}
 	return 0;
+}
+
+/* Two NULL-ended arrays, or NULLs, alike. */
+static int
+same(char **a, char **b)
+{
+	for (; a && b && *a && *b && !strcmp(*a, *b); a++, b++)
+		;
+	return a == b || (a && b && !*a && !*b);
 }
 
 /* Make p absolute against base, into dst. */
@@ -375,7 +385,7 @@ config_usage(void)
 
 /* The paths, and for the daemon the checks: everything set from settings[]. */
 static int
-derive(struct config *c, const char *base)
+derive(struct config *c, const char *base, const struct config *was)
 {
 	char path[PATH_MAX];
 	const char *prog, *pat, *s;
@@ -419,7 +429,7 @@ derive(struct config *c, const char *base)
 			return badnum(k, settings[k].num);
 		*(int *)((char *)c + keys[k].off) = settings[k].num;
 	}
-	if (c->notifyfd && (c->notifyfd < 3 || fcntl(c->notifyfd, F_GETFD) < 0))
+	if (c->notifyfd && !was && (c->notifyfd < 3 || fcntl(c->notifyfd, F_GETFD) < 0))
 		return bad(K_NOTIFY, "must be 0 or a descriptor open from 3 on");
 
 	/* The socketFile pattern: a plain name, {worker} its only placeholder. */
@@ -488,9 +498,11 @@ derive(struct config *c, const char *base)
 }
 
 int
-config_load(struct config *c, int argc, char *argv[], char *e, size_t n)
+config_load(struct config *c, int argc, char *argv[], const struct config *was,
+    char *e, size_t n)
 {
-	char base[PATH_MAX], cwd[PATH_MAX];
+	char base[PATH_MAX], cwd[PATH_MAX], *p, *q;
+	int k;
 
 	/* Start afresh: reload and t/fuzz/config.c load many times over. */
 	memset(c, 0, sizeof(*c));
@@ -510,5 +522,19 @@ config_load(struct config *c, int argc, char *argv[], char *e, size_t n)
 			return -1;
 		*strrchr(base, '/') = '\0';
 	}
-	return derive(c, base);
+	if (derive(c, base, was) < 0)
+		return -1;
+	/* A reload: where the sockets are cannot change; what a worker is given
+	 * at its start changes for workers started from now on, named in later. */
+	for (k = 0; was && k < K_WORKERS; k++) {
+		p = (char *)c + keys[k].off;
+		q = (char *)was + keys[k].off;
+		if (keys[k].type == J_NUMBER ? *(int *)p == *(int *)q : keys[k].type
+		    == J_STRING ? !strcmp(p, q) : same(*(char ***)p, *(char ***)q))
+			continue;
+		if (k >= K_TMPDIR)
+			return bad(k, "cannot change while the daemon runs: stop it first");
+		strcat(strcat(c->later, *c->later ? " " : ""), keys[k].name);
+	}
+	return 0;
 }

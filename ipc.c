@@ -38,6 +38,8 @@ const struct command commands[NCMDS] = {
 	    "grow or shrink to N workers" },
 	[C_STANDBY] = { "standby", A_COUNT0, "N", NULL, F_BUSY,
 	    "keep N standby workers" },
+	[C_RELOAD]  = { "reload",  A_NONE, NULL, NULL, F_BUSY,
+	    "read the config file again and apply what changed" },
 	[C_STATUS]  = { "status",  A_FLAG, "--json", "--json", 0,
 	    "print one line per worker, or with --json one JSON object" },
 	[C_CONFIG]  = { "config",  A_NONE, NULL, NULL, 0,

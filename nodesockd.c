@@ -83,6 +83,7 @@ struct worker {
 	int chan;		/* our end of its fd 3, -1 once closed */
 	int warned;		/* said something we could not read */
 	int hung;		/* missed its heartbeat: killed once replaced */
+	int dog;		/* the watchdog it was started with, ms; 0: none */
 	long long born;		/* ms on the monotonic clock */
 	long long beat;		/* its last heartbeat */
 	unsigned long long start;	/* see starttime() */
@@ -126,6 +127,8 @@ static char pubwhy[256];	/* why the last swap() failed */
 static int told;		/* what notify() last told, | RETELL: tell again */
 static struct pollfd *pfd;	/* what poll(2) watches, sized by fillpoll() */
 static size_t npfd;
+static int nargs;		/* the command line, for reload */
+static char **args;
 
 /* "nodesockd: " and the message, and errno's if the message ends in ':';
  * die() then exits. */
@@ -314,7 +317,7 @@ child(struct worker *w, int fd, const sigset_t *mask)
 		environ[k] = NULL;
 	snprintf(id, sizeof(id), "%d", w->id);
 	snprintf(orphan, sizeof(orphan), "%d", cfg.orphantimeout);
-	snprintf(dog, sizeof(dog), "%d", cfg.watchdog);
+	snprintf(dog, sizeof(dog), "%d", w->dog);
 	rmours(w->sock, S_IFSOCK);	/* left by a process of the same pid */
 	unsetenv("NOTIFY_SOCKET");	/* the init's, for us */
 	if (setenv(cfg.listenvar, w->sock, 1) < 0
@@ -349,8 +352,8 @@ become(struct worker *w, enum wstate st)
 		logw(w, "%s", statename[st]);
 	w->state = st;
 	w->deadline = timeout[st] ? now() + *timeout[st] : 0;
-	if ((st == W_ONLINE || st == W_SUSPENDED) && cfg.watchdog)
-		w->deadline = (w->beat = now()) + cfg.watchdog;
+	if ((st == W_ONLINE || st == W_SUSPENDED) && w->dog)
+		w->deadline = (w->beat = now()) + w->dog;
 }
 
 /* Start a worker for slot id. It is the caller's to put in the slot. The
@@ -371,7 +374,7 @@ spawn(int id, int suspended)
 	nonblock(sv[0]);
 	fcntl(sv[1], F_SETFD, FD_CLOEXEC);
 	*w = (struct worker){ .next = workers, .id = id, .suspended = suspended,
-	    .chan = sv[0], .born = now() };
+	    .dog = cfg.watchdog, .chan = sv[0], .born = now() };
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &mask);
 	if ((w->pid = fork()) == 0)
@@ -784,9 +787,9 @@ message(struct worker *w, char *line)
 			return;
 		logw(w, "asked to be replaced");
 		s->repl = spawn(w->id, suspend);
-	} else if (json_streq(line, &t[0], "heartbeat") && cfg.watchdog
+	} else if (json_streq(line, &t[0], "heartbeat") && w->dog
 	    && (w->state == W_ONLINE || w->state == W_SUSPENDED)) {
-		w->deadline = (w->beat = now()) + cfg.watchdog;
+		w->deadline = (w->beat = now()) + w->dog;
 	}
 }
 
@@ -1031,7 +1034,7 @@ hung(struct worker *w)
 	struct slot *s = &slots[w->id < 0 ? 0 : w->id];
 	char why[64];
 
-	snprintf(why, sizeof(why), "hung: no heartbeat in %dms", cfg.watchdog);
+	snprintf(why, sizeof(why), "hung: no heartbeat in %dms", w->dog);
 	if (w->id < 0) {
 		fail(w, "(pid %d) %s", (int)w->pid, why);
 		return;
@@ -1042,7 +1045,7 @@ hung(struct worker *w)
 		return;
 	}
 	w->hung = 1;
-	w->deadline = now() + cfg.watchdog;
+	w->deadline = now() + w->dog;
 	if (promote(s, w, why))
 		return;
 	logw(w, "%s", why);
@@ -1285,7 +1288,8 @@ scale(struct client *c, const struct request *r)
 		ipc_reply(c, "error: cannot scale: %s", why);
 		return;
 	}
-	warn("scale: from %d to %d worker%s", was, cfg.workers, cfg.workers > 1 ? "s" : "");
+	if (was != cfg.workers)
+		warn("scale: from %d to %d worker%s", was, cfg.workers, cfg.workers > 1 ? "s" : "");
 	for (s = end; s < slots + was; s++) {
 		rmours(s->path, S_IFLNK);
 		if (s->pub && s->pub->hung)
@@ -1321,10 +1325,47 @@ standby(struct client *c, const struct request *r)
 	waiter = c;
 }
 
+/* Become what the config file says now, on the command line of the start;
+ * config_load refused what cannot change. Timeouts count from the next
+ * deadline; workers and standby change as by scale (answering) and standby. */
+static void
+reload(struct client *c, const struct request *r)
+{
+	static struct config n;
+	char why[PATH_MAX + 64];
+	struct request grow = { C_SCALE, 0 }, keep = { C_STANDBY, 0 };
+
+	(void)r;
+	if (config_load(&n, nargs, args, &cfg, why, sizeof(why)) < 0) {
+		free(n.env);
+		free(n.cmd);
+		ipc_reply(c, "error: %s", why);
+		return;
+	}
+	warn("reload: %s%s", *n.later ? "restart to apply: " : "done", n.later);
+	if (*n.later)
+		ipc_reply(c, "restart to apply: %s", n.later);
+	grow.arg = n.workers;
+	keep.arg = n.standby;
+	n.workers = cfg.workers;	/* as scale and standby left them */
+	n.standby = cfg.standby;
+	n.notifyfd = cfg.notifyfd;	/* closed once used */
+	free(cfg.env);
+	free(cfg.cmd);
+	cfg = n;
+	if (grow.arg == cfg.workers && keep.arg != cfg.standby) {
+		standby(c, &keep);
+		return;
+	}
+	cfg.standby = keep.arg;
+	spares();
+	scale(c, &grow);
+}
+
 /* The daemon's side of each command of the table in ipc.c. */
 static void (*const handler[NCMDS])(struct client *, const struct request *) = {
 	[C_START] = deploybegin, [C_STOP] = stopbegin, [C_RESTART] = deploybegin,
-	[C_RESUME] = resume, [C_SCALE] = scale, [C_STANDBY] = standby,
+	[C_RESUME] = resume, [C_SCALE] = scale, [C_STANDBY] = standby, [C_RELOAD] = reload,
 	[C_STATUS] = status, [C_CONFIG] = status, [C_NGINX] = nginx,
 };
 
@@ -1491,7 +1532,7 @@ main(int argc, char *argv[])
 	char why[PATH_MAX + 64];
 	int n;
 
-	if (config_load(&cfg, argc, argv, why, sizeof(why)) < 0)
+	if (config_load(&cfg, nargs = argc, args = argv, NULL, why, sizeof(why)) < 0)
 		die("%s", why);
 	if (cfg.req.cmd == C_HELP)
 		return config_usage();

@@ -32,7 +32,8 @@ char *json_quote(char *buf, size_t n, const char *s);
 /* ipc.c: the commands, in one table that the command line's parser,
  * --help, the control-line parser and the daemon's dispatch all read. */
 enum cmd { C_NONE, C_START, C_STOP, C_RESTART, C_RESUME, C_SCALE, C_STANDBY,
-	C_STATUS, C_CONFIG, C_NGINX, C_CTL, NCMDS, C_HELP = NCMDS, C_VERSION };
+	C_RELOAD, C_STATUS, C_CONFIG, C_NGINX, C_CTL, NCMDS, C_HELP = NCMDS,
+	C_VERSION };
 enum { A_NONE, A_FLAG, A_COUNT0, A_COUNT1 };	/* a count from 0 or from 1 */
 #define F_BUSY	1	/* refused while a deploy or a stop runs */
 #define F_CLI	2	/* on the command line only, no control line */
@@ -70,9 +71,11 @@ struct config {
 	char **env;			/* NULL-ended; NULL: the whole environment */
 	char **cmd;			/* NULL-ended, NULL for node SCRIPT */
 	int nodejs;			/* node runs it: set Node's channel variables */
+	char later[128];		/* a reload: keys for workers started from now */
 };
 
-int config_load(struct config *c, int argc, char *argv[], char *err, size_t n);
+int config_load(struct config *c, int argc, char *argv[], const struct config *was,
+    char *err, size_t n);
 void config_sockpath(const struct config *c, int id, char *buf, size_t n);
 int config_usage(void);		/* 1 if it could not be written */
 

@@ -67,3 +67,36 @@ vg_stop() {
 	"$BIN" status -c app.json >/dev/null
 	vg_stop
 }
+
+@test "valgrind: reloads, good and bad, with env and command arrays: no error, nothing lost" {
+	need node
+	conf() {
+		printf '{"command": ["node", "%s"], "env": ["HOME"%s], "drainDelay": %s, "workers": %s}\n' "$@" >app.json
+	}
+	conf app.js '' 100 2
+	# The arrays of the running configuration are still reachable at exit,
+	# as ever: here what counts is that no reload loses or misuses any.
+	LOG="$BATS_TEST_TMPDIR/daemon.log"
+	valgrind -q --error-exitcode=99 --leak-check=full \
+	    --errors-for-leak-kinds=definite,indirect --log-file="$BATS_TEST_TMPDIR/vg.%p" \
+	    "$BIN" -c app.json 3>&- >>"$LOG" 2>&1 &
+	DPID=$!
+	echo "$DPID" >>"$BATS_TEST_TMPDIR/pids"
+	wait_for 30 logged 1 'deploy done'
+	for round in 1 2 3; do
+		conf app.js ', "USER"' $((100 + round)) 3
+		run -0 "$BIN" reload -c app.json
+		[ "$output" = "restart to apply: $([ "$round" = 1 ] || echo 'command ')env" ]
+		conf crash.js '' 100 2
+		run -0 "$BIN" reload -c app.json
+		[ "$output" = "restart to apply: command env" ]
+		conf app.js ', 7' 100 2
+		run -1 "$BIN" reload -i nodesockd.ipc
+	done
+	[ "$(count_log 'reload: restart to apply')" = 6 ]
+	conf app.js '' 100 2
+	run -0 "$BIN" reload -c app.json
+	[ "$output" = "restart to apply: command" ]
+	"$BIN" restart -c app.json
+	vg_stop
+}

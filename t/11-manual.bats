@@ -161,7 +161,8 @@ ere() {
 # pool CONTEXT: the file of the replies seen for the examples of CONTEXT.
 pool() {
 	case $1 in
-	start | stop | restart | resume | scale | standby | status | config | nginx) echo "replies.$1" ;;
+	start | stop | restart | resume | scale | standby | reload | status | config | nginx)
+		echo "replies.$1" ;;
 	client) echo replies.client ;;
 	*) echo replies.all ;;
 	esac
@@ -194,7 +195,7 @@ ask() {
 	: >replies.all
 	# The commands, as the page gives them.
 	commands=$(sed -n '/^\.Sh CONTROL/,/^\.Sh /s/^\.It Cm \([a-z]*\)\( Op Cm \([a-z\\-]*\)\| Ar N\)\{0,1\}$/\1 \3/p' "$MAN" | sed 's/\\-/-/g')
-	[ "$(echo "$commands" | wc -l)" = 10 ]
+	[ "$(echo "$commands" | wc -l)" = 11 ]
 	start_daemon -c app.json
 	wait_for 10 grep -q 'deploy done' "$LOG"
 	while read -r cmd opt; do
@@ -218,6 +219,20 @@ ask() {
 		standby)
 			ask standby "$cmd 1"
 			ask standby "$cmd 0" ;;
+		reload)
+			# Through -i: with -c the client would read the file.
+			cp app.json good.json
+			cp w.js w2.js
+			mkdir run
+			ask reload "$cmd"
+			for f in '{\n"script": "w.js",\n"workers": 2,,\n}' \
+			    '{"script": "w2.js", "workers": 2, "env": []}' \
+			    '{\n"script": "w.js",\n"workers": 2,\n"tmpDir": "run"\n}'; do
+				printf "$f\n" >app.json
+				echo reload | "$NODESOCKD" ctl -i nodesockd.ipc >>replies.reload || true
+			done
+			cp good.json app.json
+			ask reload "$cmd" ;;
 		status)
 			ask status "$cmd" "$cmd $opt" ;;
 		config | nginx)

@@ -12,7 +12,9 @@
  * naming -c, -h or -V are skipped: they would read any file or print.
  *
  * Every load runs twice and must end the same way, with the same message
- * or the same struct config: nothing may carry over from the load before.
+ * or the same struct config: nothing may carry over from the load before,
+ * and a reload (the second, after a success) of what did not change
+ * changes nothing.
  * A failure must have a message.  A success must hold what config_load
  * promises: absolute paths, the control socket and every worker's socket
  * (with its ".PID") short enough for sun_path, numbers in their ranges, a
@@ -155,7 +157,9 @@ check(const struct config *c)
 	assert(!c->cmd || c->cmd[0][0]);	/* the program; an argument may be "" */
 }
 
-/* Load twice; the second load must end as the first did. */
+/* Load twice; the second load must end as the first did. After a success
+ * it is a reload of the first, which must find nothing to refuse and
+ * nothing for workers started from now on. */
 static void
 load(int argc, char *argv[])
 {
@@ -163,7 +167,8 @@ load(int argc, char *argv[])
 	int k;
 
 	for (k = 0; k < 2; k++) {
-		if (config_load(&cfg[k], argc, argv, msg[0], sizeof(msg[0])) < 0) {
+		if (config_load(&cfg[k], argc, argv, k && !msg[1][0] ? &cfg[0] : NULL,
+		    msg[0], sizeof(msg[0])) < 0) {
 			assert(msg[0][0]);
 			freeenv(&cfg[k]);
 			memset(&cfg[k], 0, sizeof(cfg[k]));

@@ -33,7 +33,7 @@ static const char *names[][2] = {
 	[C_RESTART] = { "restart", "suspended" }, [C_RESUME] = { "resume", NULL },
 	[C_SCALE] = { "scale", "N1" }, [C_STANDBY] = { "standby", "N0" },
 	[C_STATUS] = { "status", "--json" }, [C_CONFIG] = { "config", NULL },
-	[C_NGINX] = { "nginx", NULL },
+	[C_RELOAD] = { "reload", NULL }, [C_NGINX] = { "nginx", NULL },
 };
 
 /* Split s at blanks into at most MAXWORD words; return how many there were. */
