@@ -102,8 +102,7 @@ struct slot {
 	char path[SUNLEN];	/* the public name */
 };
 
-/* The signals the daemon catches, SIGPIPE only for write(2) to fail with
- * EPIPE; a child gets them back at SIG_DFL. */
+/* The signals the daemon handles (SIGPIPE: ignored); a child gets SIG_DFL. */
 static const int handled[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGPIPE };
 
 static struct config cfg;
@@ -1519,6 +1518,7 @@ setup(void)
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < (int)LEN(handled); i++)
 		sigaction(handled[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);	/* a write(2) fails with EPIPE, no wake-up */
 #ifdef PR_SET_CHILD_SUBREAPER
 	prctl(PR_SET_CHILD_SUBREAPER, 1);	/* workers' orphans come to us */
 #endif

@@ -210,3 +210,16 @@ json() {
 		[ "$nr" = 7 ] && [ "$timeout" = 0xffffffff ]
 	fi
 }
+
+@test "a worker starts with no signal blocked and SIGPIPE not ignored, which the daemon ignores" {
+	# A program that, unlike node, leaves SIGPIPE as it finds it.
+	printf '%s\n' '{"command": ["sh", "-c", "grep -E \"^Sig(Ign|Blk)\" /proc/$$/status >sigs; exec sleep 60"]}' >app.json
+	start_daemon -c app.json
+	wait_for 10 test -s sigs
+	mask() { awk -v k="$1:" '$1 == k { print $2 }' "$2"; }
+	[ "$(mask SigBlk sigs)" = 0000000000000000 ]
+	# SIGPIPE is signal 13, bit 0x1000. (The shell that ran the daemon in
+	# the background may have had it ignore SIGQUIT; that is inherited.)
+	[ $((0x$(mask SigIgn sigs) & 0x1000)) = 0 ]
+	[ $((0x$(mask SigIgn "/proc/$DPID/status") & 0x1000)) != 0 ]
+}
